@@ -1,0 +1,75 @@
+"""spark-submit entrypoint: the top songs in the longest Last.fm listening sessions.
+
+    spark-submit jobs/top_tracks.py --input PATH --output FILE.tsv --warehouse DIR \
+        [--session-gap-minutes 20] [--top-sessions 50] [--top-tracks 10] \
+        [--max-reject-fraction 0.001]
+
+Exit codes: 0 success, 2 bad usage or unusable input, 3 data-quality failure, 1 anything else.
+The master and cluster settings come from spark-submit, never from this file.
+"""
+
+import argparse
+import json
+import logging
+import sys
+
+from pyspark.sql import SparkSession
+
+from lastfm.config import JobConfig
+from lastfm.errors import JobError, UsageError
+from lastfm.pipeline import run
+
+log = logging.getLogger("top_tracks")
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit code 2, like every other usage error
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def parse_args(argv=None) -> JobConfig:
+    parser = _ArgumentParser(prog="top_tracks", description=__doc__.split("\n")[0])
+    parser.add_argument("--input", required=True, help="raw TSV file or folder (any Hadoop URI)")
+    parser.add_argument("--output", required=True, help="the single TSV file to write")
+    parser.add_argument("--warehouse", required=True, help="folder for the Delta tables")
+    parser.add_argument("--session-gap-minutes", type=float, default=20)
+    parser.add_argument("--top-sessions", type=int, default=50)
+    parser.add_argument("--top-tracks", type=int, default=10)
+    parser.add_argument("--max-reject-fraction", type=float, default=0.001)
+    return JobConfig(**vars(parser.parse_args(argv)))
+
+
+def build_spark() -> SparkSession:
+    return (
+        SparkSession.builder.appName("lastfm-top-tracks")
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .getOrCreate()
+    )
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [f"{r['play_count']:>7}  {r['artist_name']} - {r['track_name']}" for r in rows]
+    return "\n".join(["  plays  song", *lines])
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = parse_args(argv)
+        spark = build_spark()
+        try:
+            summary = run(spark, config)
+        finally:
+            spark.stop()
+    except JobError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    log.info("run summary %s", json.dumps(summary, default=str))
+    print(format_table(summary["top_tracks"]))
+    print(f"wrote {summary['output']} and Delta tables under {config.warehouse}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""What one run is asked to do: paths and the knobs of the question."""
+
+from dataclasses import dataclass
+
+from lastfm.errors import UsageError
+
+TABLES = ("plays", "rejects", "sessions", "top_sessions", "top_tracks")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    input: str
+    output: str
+    warehouse: str
+    session_gap_minutes: float = 20
+    top_sessions: int = 50
+    top_tracks: int = 10
+    max_reject_fraction: float = 0.001
+
+    def __post_init__(self):
+        if self.session_gap_minutes < 0:
+            raise UsageError(f"--session-gap-minutes must be >= 0, got {self.session_gap_minutes}")
+        for name in ("top_sessions", "top_tracks"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.max_reject_fraction <= 1:
+            raise UsageError(
+                f"--max-reject-fraction must be between 0 and 1, got {self.max_reject_fraction}"
+            )
+
+    @property
+    def session_gap_seconds(self) -> int:
+        return round(self.session_gap_minutes * 60)
+
+    def table_path(self, table: str) -> str:
+        """Where a Delta table lives: `<warehouse>/<table>`."""
+        assert table in TABLES, table
+        return f"{self.warehouse.rstrip('/')}/{table}"

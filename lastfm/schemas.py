@@ -1,0 +1,74 @@
+"""Column names and schemas of every table the job reads or writes."""
+
+from pyspark.sql.types import (
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+# The raw file: six tab-separated fields, no header, no quoting.
+USER_ID = "user_id"
+TS = "ts"
+ARTIST_ID = "artist_id"
+ARTIST_NAME = "artist_name"
+TRACK_ID = "track_id"
+TRACK_NAME = "track_name"
+RAW_FIELDS = (USER_ID, TS, ARTIST_ID, ARTIST_NAME, TRACK_ID, TRACK_NAME)
+
+# Rejects: the line as read and why it was refused.
+LINE = "line"
+REASON = "reason"
+
+# Sessions and rankings.
+SESSION_ID = "session_id"
+SESSION_NUMBER = "session_number"
+SESSION_START = "session_start"
+SESSION_END = "session_end"
+PLAY_COUNT = "play_count"
+RANK = "rank"
+
+PLAYS = StructType(
+    [
+        StructField(USER_ID, StringType(), False),
+        StructField(TS, TimestampType(), False),
+        StructField(ARTIST_ID, StringType(), True),
+        StructField(ARTIST_NAME, StringType(), True),
+        StructField(TRACK_ID, StringType(), True),
+        StructField(TRACK_NAME, StringType(), True),
+    ]
+)
+
+REJECTS = StructType(
+    [
+        StructField(LINE, StringType(), True),
+        StructField(REASON, StringType(), False),
+    ]
+)
+
+SESSIONS = StructType(
+    [
+        StructField(USER_ID, StringType(), False),
+        StructField(SESSION_NUMBER, IntegerType(), False),
+        StructField(SESSION_ID, StringType(), False),
+        StructField(SESSION_START, TimestampType(), False),
+        StructField(SESSION_END, TimestampType(), False),
+        StructField(PLAY_COUNT, LongType(), False),
+    ]
+)
+
+TOP_SESSIONS = StructType([StructField(RANK, IntegerType(), False), *SESSIONS.fields])
+
+TOP_TRACKS = StructType(
+    [
+        StructField(RANK, IntegerType(), False),
+        StructField(ARTIST_NAME, StringType(), True),
+        StructField(TRACK_NAME, StringType(), True),
+        StructField(PLAY_COUNT, LongType(), False),
+    ]
+)
+
+# The deliverable's header, in order.
+OUTPUT_COLUMNS = (ARTIST_NAME, TRACK_NAME, PLAY_COUNT)

@@ -1,0 +1,98 @@
+"""Every write the job makes: the Delta tables and the single-file deliverable.
+
+A failed run never leaves a half-written deliverable: the TSV is written by Spark into a
+hidden staging folder beside the target, then moved over the target in one step.
+"""
+
+import os
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lastfm.reading import hadoop_path
+from lastfm.schemas import OUTPUT_COLUMNS, RANK
+
+
+@dataclass(frozen=True)
+class TableVersion:
+    path: str
+    version: int
+    rows: int
+
+
+def write_table(rows: DataFrame, uri: str, note: str | None = None) -> TableVersion:
+    """Overwrite the Delta table at `uri` with `rows` in one commit; `note` goes in its history."""
+    writer = rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if note is not None:
+        writer = writer.option("userMetadata", note)
+    writer.save(uri)
+    return table_version(rows.sparkSession, uri)
+
+
+def table_version(spark: SparkSession, uri: str) -> TableVersion:
+    """The latest commit of a Delta table: its version and how many rows it wrote."""
+    last = DeltaTable.forPath(spark, uri).history(1).select("version", "operationMetrics").head()
+    return TableVersion(uri, last["version"], int(last["operationMetrics"].get("numOutputRows", 0)))
+
+
+def write_single_tsv(ranked: DataFrame, uri: str) -> None:
+    """Write `ranked` (OUTPUT_COLUMNS plus `rank`) as one headed TSV file at exactly `uri`.
+
+    Values are written verbatim: no quoting, no escaping (a name never holds a tab or a
+    newline, since those delimit the input). UTF-8, `\\n` line ends, rows in `rank` order.
+    """
+    spark = ranked.sparkSession
+    header = spark.createDataFrame([("\t".join(OUTPUT_COLUMNS), 0)], f"value string, {RANK} int")
+    body = ranked.select(
+        F.concat_ws("\t", *[F.col(c).cast("string") for c in OUTPUT_COLUMNS]).alias("value"), RANK
+    )
+    staging = _staging_path(uri)
+    try:
+        (
+            header.unionByName(body)
+            .coalesce(1)
+            .sortWithinPartitions(RANK)
+            .select("value")
+            .write.text(staging)
+        )
+        (part,) = _part_files(spark, staging)
+        _replace(spark, part, uri)
+    finally:
+        path, fs = hadoop_path(spark, staging)
+        fs.delete(path, True)
+
+
+def _staging_path(uri: str) -> str:
+    parent, _, name = uri.rstrip("/").rpartition("/")
+    return f"{parent or '.'}/.{name}.staging-{uuid.uuid4().hex}"
+
+
+def _part_files(spark: SparkSession, folder: str) -> list[str]:
+    path, fs = hadoop_path(spark, folder)
+    return [s.getPath().toString() for s in fs.listStatus(path) if s.getPath().getName().startswith("part-")]
+
+
+def _local_path(uri: str) -> str | None:
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return parsed.path
+    return uri if parsed.scheme == "" else None
+
+
+def _replace(spark: SparkSession, source: str, target: str) -> None:
+    """Put `source` at `target` in one step, replacing any earlier file there."""
+    local_source, local_target = _local_path(source), _local_path(target)
+    if local_source is not None and local_target is not None:
+        os.replace(local_source, local_target)  # rename(2): readers see the old file or the new
+        return
+    # Object stores (s3a, gs) make an object visible only when its upload completes, so a
+    # copy with overwrite replaces the old deliverable whole or not at all.
+    jvm = spark.sparkContext._jvm
+    source_path, source_fs = hadoop_path(spark, source)
+    target_path, target_fs = hadoop_path(spark, target)
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    jvm.org.apache.hadoop.fs.FileUtil.copy(source_fs, source_path, target_fs, target_path, True, True, conf)
