@@ -4,28 +4,42 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 BIN := $(CURDIR)/$(VENV)/bin
 JARS := $(CURDIR)/.cache/jars
+# s3a:// support (hadoop-aws + AWS SDK v2 modules, conf/jars-s3.pom.xml); not in the default
+# spark.jars, so a submit that needs it passes --jars $(ALL_JARS) (Delta + S3)
+JARS_S3 := $(CURDIR)/.cache/jars-s3
+ALL_JARS = $$(ls $(JARS)/*.jar $(JARS_S3)/*.jar | paste -sd, -)
+CLUSTER_DIR := $(CURDIR)/.cache/cluster
+CLUSTER_PORT ?= 7077
+INPUT ?= $(SAMPLE)
+OUTPUT ?= $(OUT)/cluster/most_played_tracks.tsv
+WAREHOUSE ?= $(OUT)/cluster/warehouse
 DATA ?= data
 SAMPLE_ROWS ?= 1000000
 SAMPLE := $(DATA)/sample/plays-$(SAMPLE_ROWS).tsv
+REAL_DIR := $(DATA)/real
 OUT := $(DATA)/out
 SPARK_SUBMIT := PATH=$(BIN):$$PATH $(BIN)/spark-submit
 SETUP_STAMP := $(VENV)/.setup-done
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast lint clean
+.PHONY: help setup run test test-fast lint clean browser fetch-data run-real package cluster-up cluster-down run-cluster bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) ## venv, package (editable, with test extras) and Delta jars; idempotent
+setup: $(SETUP_STAMP) ## venv, package (editable, with test extras), Delta and S3 jars; idempotent
 
-$(SETUP_STAMP): setup.py conf/jars.pom.xml conf/spark-defaults.conf conf/log4j2.properties
+$(SETUP_STAMP): setup.py conf/jars.pom.xml conf/jars-s3.pom.xml conf/spark-defaults.conf conf/log4j2.properties
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 	rm -rf $(JARS)
 	mvn --batch-mode --quiet -f conf/jars.pom.xml dependency:copy-dependencies \
 	    -DincludeScope=runtime -DincludeGroupIds=io.delta -DoutputDirectory=$(JARS)
+	rm -rf $(JARS_S3)
+	mvn --batch-mode --quiet -f conf/jars-s3.pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	    -DexcludeGroupIds=io.netty,org.slf4j,commons-logging,commons-codec,org.apache.httpcomponents \
+	    -DoutputDirectory=$(JARS_S3)
 	spark_conf=$$($(PYTHON) -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "conf"))') \
 	  && mkdir -p $$spark_conf \
 	  && { cat conf/spark-defaults.conf; echo "spark.jars $$(ls $(JARS)/*.jar | paste -sd, -)"; } \
@@ -40,11 +54,47 @@ run: $(SETUP_STAMP) $(SAMPLE) ## the job on a generated 1M-row sample (SAMPLE_RO
 	$(SPARK_SUBMIT) jobs/top_tracks.py --input $(SAMPLE) \
 	    --output $(OUT)/most_played_tracks.tsv --warehouse $(OUT)/warehouse
 
-test: $(SETUP_STAMP) ## the whole suite, slow tests included
+BENCH_STAMP := $(VENV)/.bench-done
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): setup.py | $(SETUP_STAMP)
+	$(PYTHON) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(SETUP_STAMP) $(BENCH_STAMP) ## the job vs DuckDB on 19.15M generated rows (BENCH_ARGS="--rows 1000000 5000000 --plot")
+	$(PYTHON) scripts/benchmark.py $(BENCH_ARGS)
+
+test: $(SETUP_STAMP) browser ## the whole suite, slow tests included
 	$(PYTHON) -m pytest
 
 test-fast: $(SETUP_STAMP) ## the fast tests only
 	$(PYTHON) -m pytest -m "not slow"
+
+package: $(SETUP_STAMP) ## dist/lastfm.zip (for --py-files) and a wheel, for clusters
+	$(PYTHON) scripts/package_zip.py --output dist/lastfm.zip
+	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+cluster-up: $(SETUP_STAMP) ## a standalone master + worker on 127.0.0.1:7077 (CLUSTER_PORT; UI :8080), in the background
+	$(PYTHON) scripts/standalone_cluster.py up --state-dir $(CLUSTER_DIR) --port $(CLUSTER_PORT) --web-port 8080
+
+cluster-down: ## stop the `make cluster-up` processes (by their pids)
+	$(PYTHON) scripts/standalone_cluster.py down --state-dir $(CLUSTER_DIR)
+
+run-cluster: $(SETUP_STAMP) $(SAMPLE) package ## the job on the `make cluster-up` cluster (INPUT/OUTPUT/WAREHOUSE may be s3a://)
+	$(SPARK_SUBMIT) --master spark://127.0.0.1:$(CLUSTER_PORT) \
+	    --properties-file conf/standalone.conf --load-spark-defaults --jars "$(ALL_JARS)" \
+	    --py-files dist/lastfm.zip jobs/top_tracks.py \
+	    --input $(INPUT) --output $(OUTPUT) --warehouse $(WAREHOUSE)
+
+browser: ## Debian's chromium for the report rendering test (apt-get, root; skipped when present)
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+fetch-data: $(SETUP_STAMP) ## download, verify and extract the real Last.fm 1K TSVs into $(DATA)/real (URL=..., UPLOAD=s3://...)
+	$(PYTHON) scripts/fetch_dataset.py --dest $(REAL_DIR) $(if $(URL),--url $(URL)) $(if $(UPLOAD),--upload $(UPLOAD))
+
+run-real: fetch-data ## fetch if needed, then the job on the real file; checks the published answer
+	$(SPARK_SUBMIT) jobs/top_tracks.py --input $(REAL_DIR)/userid-timestamp-artid-artname-traid-traname.tsv \
+	    --output $(OUT)/real/most_played_tracks.tsv --warehouse $(OUT)/real/warehouse
 
 clean: ## remove generated data and build output (keeps the venv and jars)
 	rm -rf $(DATA) dist build *.egg-info spark-warehouse

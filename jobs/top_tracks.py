@@ -2,7 +2,7 @@
 
     spark-submit jobs/top_tracks.py --input PATH --output FILE.tsv --warehouse DIR \
         [--session-gap-minutes 20] [--top-sessions 50] [--top-tracks 10] \
-        [--max-reject-fraction 0.001]
+        [--max-reject-fraction 0.001] [--max-duplicate-fraction 0.01] [--warn-only]
 
 Exit codes: 0 success, 2 bad usage or unusable input, 3 data-quality failure, 1 anything else.
 The master and cluster settings come from spark-submit, never from this file.
@@ -11,6 +11,7 @@ The master and cluster settings come from spark-submit, never from this file.
 import argparse
 import json
 import logging
+import os
 import sys
 
 from pyspark.sql import SparkSession
@@ -36,6 +37,10 @@ def parse_args(argv=None) -> JobConfig:
     parser.add_argument("--top-sessions", type=int, default=50)
     parser.add_argument("--top-tracks", type=int, default=10)
     parser.add_argument("--max-reject-fraction", type=float, default=0.001)
+    parser.add_argument("--max-duplicate-fraction", type=float, default=0.01,
+                        help="most rows allowed to repeat an earlier (user, timestamp, artist, track)")
+    parser.add_argument("--warn-only", action="store_true",
+                        help="log failed data expectations as warnings instead of failing with exit 3")
     return JobConfig(**vars(parser.parse_args(argv)))
 
 
@@ -53,6 +58,17 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(["  plays  song", *lines])
 
 
+def print_error(message: str) -> None:
+    """One line on stderr. Under spark-submit, Python's stderr is merged into spark-submit's
+    stdout (PythonRunner), so the line goes through the driver JVM's own stderr instead."""
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        from pyspark.java_gateway import launch_gateway
+
+        launch_gateway().jvm.System.err.println(message)
+    else:
+        print(message, file=sys.stderr)
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -63,7 +79,7 @@ def main(argv=None) -> int:
         finally:
             spark.stop()
     except JobError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(f"error: {error}")
         return error.exit_code
     log.info("run summary %s", json.dumps(summary, default=str))
     print(format_table(summary["top_tracks"]))

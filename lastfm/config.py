@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from lastfm.errors import UsageError
 
-TABLES = ("plays", "rejects", "sessions", "top_sessions", "top_tracks")
+TABLES = ("plays", "rejects", "sessions", "top_sessions", "top_tracks", "profile")
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,9 @@ class JobConfig:
     top_sessions: int = 50
     top_tracks: int = 10
     max_reject_fraction: float = 0.001
+    # rows repeating an earlier (user, timestamp, artist, track): counted and kept
+    max_duplicate_fraction: float = 0.01
+    warn_only: bool = False  # failed data expectations are logged, not fatal
 
     def __post_init__(self):
         if self.session_gap_minutes < 0:
@@ -23,6 +26,10 @@ class JobConfig:
         for name in ("top_sessions", "top_tracks"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.max_duplicate_fraction <= 1:
+            raise UsageError(
+                f"--max-duplicate-fraction must be between 0 and 1, got {self.max_duplicate_fraction}"
+            )
         if not 0 <= self.max_reject_fraction <= 1:
             raise UsageError(
                 f"--max-reject-fraction must be between 0 and 1, got {self.max_reject_fraction}"
@@ -36,3 +43,8 @@ class JobConfig:
         """Where a Delta table lives: `<warehouse>/<table>`."""
         assert table in TABLES, table
         return f"{self.warehouse.rstrip('/')}/{table}"
+
+    def beside_output(self, name: str) -> str:
+        """A file next to the deliverable: `<output folder>/<name>`."""
+        parent, _, _ = self.output.rstrip("/").rpartition("/")
+        return f"{parent}/{name}" if parent else name

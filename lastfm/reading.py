@@ -3,6 +3,11 @@
 Paths are any URI Spark's Hadoop layer reads (local, file://, s3a://, gs://, hdfs://).
 """
 
+import hashlib
+import os
+from urllib.parse import urlparse
+
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from lastfm.errors import UsageError
@@ -45,6 +50,34 @@ def read_table(spark: SparkSession, uri: str) -> DataFrame:
     return spark.read.format("delta").load(uri)
 
 
+def latest_commit(spark: SparkSession, uri: str) -> dict | None:
+    """`version`, `userMetadata` and `rows` (numOutputRows) of the latest commit of the Delta
+    table at `uri`; None when there is no Delta table there. Reads only the transaction log."""
+    if not DeltaTable.isDeltaTable(spark, uri):
+        return None
+    last = DeltaTable.forPath(spark, uri).history(1).select("version", "userMetadata", "operationMetrics").head()
+    metrics = last["operationMetrics"] or {}
+    return {"version": last["version"], "userMetadata": last["userMetadata"], "rows": int(metrics.get("numOutputRows", 0))}
+
+
 def path_exists(spark: SparkSession, uri: str) -> bool:
     path, fs = hadoop_path(spark, uri)
     return fs.exists(path)
+
+
+def recorded_or_computed_md5(uri: str) -> str | None:
+    """MD5 of a local input file: from its `<file>.md5` sidecar (written by the dataset fetch,
+    `md5sum` format) when that is newer than the file, else computed; None when not local."""
+    parsed = urlparse(uri)
+    path = parsed.path if parsed.scheme == "file" else uri if parsed.scheme == "" else None
+    if path is None or not os.path.isfile(path):
+        return None
+    sidecar = f"{path}.md5"
+    if os.path.isfile(sidecar) and os.path.getmtime(sidecar) >= os.path.getmtime(path):
+        with open(sidecar, encoding="utf-8") as handle:
+            return handle.read().split()[0]
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()

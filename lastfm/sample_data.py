@@ -130,22 +130,18 @@ def write_sample(path: Path, rows: int = 1_000_000, users: int = 1000, seed: int
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     written = 0
+    # every line ends with one of the catalog's tracks: format those tails once, not per line
+    tails = [
+        f"Z\t{a_id}\t{a_name}\t{t_id}\t{t_name}\n"
+        for a_id, a_name, t_id, t_name in zip(catalog.artist_id, catalog.artist_name, catalog.track_id, catalog.track_name)
+    ]
     with open(partial, "w", encoding="utf-8", newline="\n") as out:
         for user, plays in enumerate(_plays_per_user(rng, rows, users), start=1):
             seconds, tracks = _user_plays(rng, catalog, int(plays))
-            stamps = np.datetime_as_string(START + seconds[::-1], unit="s")
-            tracks = tracks[::-1]  # newest first, like the real file
-            user_id = f"user_{user:06d}"
-            lines = [
-                f"{user_id}\t{stamp}Z\t{a_id}\t{a_name}\t{t_id}\t{t_name}\n"
-                for stamp, a_id, a_name, t_id, t_name in zip(
-                    stamps,
-                    catalog.artist_id[tracks],
-                    catalog.artist_name[tracks],
-                    catalog.track_id[tracks],
-                    catalog.track_name[tracks],
-                )
-            ]
+            stamps = np.datetime_as_string(START + seconds[::-1], unit="s").tolist()
+            tracks = tracks[::-1].tolist()  # newest first, like the real file
+            prefix = f"user_{user:06d}\t"
+            lines = [prefix + stamp + tails[track] for stamp, track in zip(stamps, tracks)]
             due = range(written // malformed_every, (written + len(lines)) // malformed_every)
             out.writelines(MALFORMED[k % len(MALFORMED)] + "\n" for k in due)
             out.writelines(lines)

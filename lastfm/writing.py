@@ -13,6 +13,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lastfm.errors import DataQualityError
 from lastfm.reading import hadoop_path
 from lastfm.schemas import OUTPUT_COLUMNS, RANK
 
@@ -24,13 +25,34 @@ class TableVersion:
     rows: int
 
 
-def write_table(rows: DataFrame, uri: str, note: str | None = None) -> TableVersion:
-    """Overwrite the Delta table at `uri` with `rows` in one commit; `note` goes in its history."""
+def write_table(rows: DataFrame, uri: str, note: str | None = None,
+                constraints: dict[str, str] | None = None) -> TableVersion:
+    """Overwrite the Delta table at `uri` with `rows` in one commit; `note` goes in its history.
+
+    `constraints` (name -> SQL boolean) become the table's Delta CHECK constraints in that same
+    commit (table properties `delta.constraints.<name>`, what ALTER TABLE ADD CONSTRAINT sets),
+    so Delta checks every row as it writes; a violating row fails the write, and the table
+    keeps its previous version, with DataQualityError.
+    """
     writer = rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     if note is not None:
         writer = writer.option("userMetadata", note)
-    writer.save(uri)
+    for name, check in (constraints or {}).items():
+        writer = writer.option(f"delta.constraints.{name}", check)
+    try:
+        writer.save(uri)
+    except Exception as error:
+        if "DeltaInvariantViolationException" not in str(error):
+            raise
+        raise DataQualityError(f"{uri}: {_constraint_violation(str(error))}") from None
     return table_version(rows.sparkSession, uri)
+
+
+def _constraint_violation(message: str) -> str:
+    """Delta's violation message (constraint, then one ` - column : value` line per column) as one line."""
+    lines = message.split("DeltaInvariantViolationException: ", 1)[1].splitlines()
+    values = [line.strip(" -") for line in lines[1:] if line.startswith(" - ")]
+    return " ".join([lines[0].strip(), ", ".join(values)]).strip()
 
 
 def table_version(spark: SparkSession, uri: str) -> TableVersion:
@@ -96,3 +118,22 @@ def _replace(spark: SparkSession, source: str, target: str) -> None:
     target_path, target_fs = hadoop_path(spark, target)
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     jvm.org.apache.hadoop.fs.FileUtil.copy(source_fs, source_path, target_fs, target_path, True, True, conf)
+
+
+def write_text(spark: SparkSession, text: str, uri: str) -> None:
+    """Write `text` (UTF-8) to exactly `uri`, replacing any earlier file in one step."""
+    local = _local_path(uri)
+    if local is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
+        partial = f"{local}.{uuid.uuid4().hex}.partial"
+        with open(partial, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        os.replace(partial, local)
+        return
+    # an object store shows the object only once the stream is closed: whole or not at all
+    path, fs = hadoop_path(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()

@@ -1,0 +1,152 @@
+"""Measuring the job against DuckDB: commands, wall time, peak memory, the job's own timings.
+
+Used by scripts/benchmark.py (`make bench`). Each engine runs as its own child process, so a
+run includes what a user pays: JVM (or Python) start-up, reading the raw file, every write.
+Peak memory is the largest total resident set of the child's whole process tree (spark-submit's
+JVM plus its Python driver), sampled from /proc every 0.1 s.
+"""
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RUN_SUMMARY = "run summary "
+
+# DuckDB's side: the independent reference implementation (lastfm/duckdb_reference.py), in a
+# child process like the job, printing its rows as JSON.
+_DUCKDB_SNIPPET = (
+    "import json, sys; from lastfm.duckdb_reference import top_tracks; "
+    "print('ROWS', json.dumps(top_tracks(sys.argv[1], gap_seconds=int(sys.argv[2]), top_sessions=int(sys.argv[3]))))"
+)
+
+
+@dataclass
+class Measurement:
+    engine: str
+    seconds: float
+    peak_rss_bytes: int
+    returncode: int
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
+    load_before: float = 0.0  # 1-minute load average when the run started
+    cpu_seconds: float = 0.0  # user + system time of the whole process tree: less load-sensitive
+
+
+def job_command(spark_submit: str, job: str, input_path: str, output: str, warehouse: str,
+                driver_memory: str = "1g", extra_args: tuple[str, ...] = ()) -> list[str]:
+    return [spark_submit, "--conf", f"spark.driver.memory={driver_memory}", job,
+            "--input", input_path, "--output", output, "--warehouse", warehouse, *extra_args]
+
+
+def duckdb_command(input_path: str, gap_seconds: int = 1200, top_sessions: int = 50) -> list[str]:
+    return [sys.executable, "-c", _DUCKDB_SNIPPET, input_path, str(gap_seconds), str(top_sessions)]
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(parent, []).append(int(entry))
+    return tree
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Total resident set of `pid` and all its descendants (0 once they have exited)."""
+    tree, todo, total = _children(), [pid], 0
+    while todo:
+        current = todo.pop()
+        todo.extend(tree.get(current, []))
+        try:
+            with open(f"/proc/{current}/statm", encoding="ascii") as statm:
+                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def measure(engine: str, command: list[str], env: dict | None = None, cwd: str | None = None) -> Measurement:
+    """Run `command` to completion: wall time, peak tree RSS, output."""
+    load = os.getloadavg()[0]
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = 0
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.wait(0.1):
+            peak = max(peak, tree_rss_bytes(child.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = child.communicate()
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    done.set()
+    sampler.join()
+    return Measurement(engine, round(seconds, 2), peak, child.returncode, stdout, stderr, load, round(cpu, 1))
+
+
+def run_summary(output: str) -> dict:
+    """The job's run summary: the JSON its entrypoint logs after `run summary `."""
+    for line in reversed(output.splitlines()):
+        if RUN_SUMMARY in line:
+            return json.loads(line.split(RUN_SUMMARY, 1)[1])
+    raise ValueError("no run summary in the job's output")
+
+
+def duckdb_rows(output: str) -> list[tuple[str, str, int]]:
+    # the marker skips anything else on stdout (DuckDB may draw a progress bar there)
+    rows = output.rsplit("ROWS ", 1)[1].splitlines()[0]
+    return [tuple(row) for row in json.loads(rows)]
+
+
+def median_stage_seconds(summaries: list[dict]) -> dict[str, float]:
+    """Per stage, the median of the job's own stage timings over several runs, in stage order."""
+    names = list(summaries[0]["stage_seconds"])
+    return {n: round(statistics.median(s["stage_seconds"].get(n, 0.0) for s in summaries), 1) for n in names}
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """time vs rows, one line per engine, from `results` (one dict per input size)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = sorted(results, key=lambda r: r["rows"])
+    rows = [r["rows"] / 1e6 for r in results]
+    figure, axes = plt.subplots(figsize=(6, 3.6), dpi=100)
+    for key, label in (("job_cold_median_s", "Spark job, cold"), ("job_reuse_median_s", "Spark job, re-run (plays reused)"),
+                       ("duckdb_median_s", "DuckDB SQL")):
+        points = [(x, r[key]) for x, r in zip(rows, results) if r.get(key)]
+        if points:
+            axes.plot(*zip(*points), marker="o", label=label)
+    axes.set_xlabel("input rows (millions)")
+    axes.set_ylabel("median wall time (s)")
+    loads = [load for r in results for load in r.get("load_1min", [])]
+    axes.set_title(f"Top tracks in the longest sessions, {results[0].get('cores', '?')} cores, local mode"
+                   + (f"\n(1-min load average {min(loads):.0f}-{max(loads):.0f} during the runs)" if loads else ""),
+                   fontsize=10)
+    axes.set_xlim(left=0)
+    axes.set_ylim(bottom=0)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)

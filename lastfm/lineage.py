@@ -1,0 +1,46 @@
+"""Is the `plays` table still the parse of this input? A fingerprint that says so.
+
+Parsing the raw TSV is the most expensive stage, and a re-run that only changes the question
+(`--session-gap-minutes`, `--top-sessions`, `--top-tracks`) does not need it. Each parse commit
+of `plays` and `rejects` carries, in its Delta `userMetadata`, a fingerprint of:
+- every input file's path, size and modification time (a file listing, no read of the data),
+- the source of the code that decides what a play is (the parsing and schema modules).
+The next run reuses both tables when the latest commit of each holds the fingerprint of the
+current input; anything else (another file, a rewritten or touched file, a changed parser, a
+missing table, a run that died between the two writes) parses again.
+"""
+
+import hashlib
+import inspect
+import json
+from types import ModuleType
+
+NOTE_KEY = "input_fingerprint"
+
+
+def input_fingerprint(files: list[tuple[str, int, int]], code: tuple[ModuleType, ...] = ()) -> str:
+    """sha256 hex of the (path, size, modification time) of `files` and the source of `code`."""
+    source = hashlib.sha256("".join(_source(module) for module in code).encode("utf-8"))
+    payload = json.dumps({"files": sorted([list(f) for f in files]), "code": source.hexdigest()})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _source(module: ModuleType) -> str:
+    try:
+        return inspect.getsource(module)  # also from a --py-files zip
+    except (OSError, TypeError):  # shipped without sources: code changes go unnoticed
+        return module.__name__
+
+
+def commit_note(fingerprint: str) -> str:
+    """The `userMetadata` a parse commit carries."""
+    return json.dumps({NOTE_KEY: fingerprint})
+
+
+def noted_fingerprint(note: str | None) -> str | None:
+    """The fingerprint in a commit's `userMetadata`, or None when it holds none."""
+    try:
+        value = json.loads(note or "")
+    except ValueError:
+        return None
+    return value.get(NOTE_KEY) if isinstance(value, dict) else None

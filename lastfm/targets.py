@@ -1,0 +1,52 @@
+"""The per-target Spark settings in conf/ (local, standalone, emr, dataproc), and how a submit
+passes them on: `--conf` flags, the `--py-files` list, `--jars`.
+
+Values, not code, live in conf/; this module only reads and formats them. Shared by
+lastfm.cluster (standalone) and lastfm.cloud (EMR, Dataproc).
+"""
+
+from pathlib import Path
+
+TARGETS = ("local", "standalone", "emr", "dataproc")
+PY_FILES = "spark.submit.pyFiles"
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """A spark-defaults style file: `key  value` per line, `#` comments, blank lines ignored."""
+    properties = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, *value = line.split(maxsplit=1)
+        if not value:
+            raise ValueError(f"{path}:{number}: no value for {key!r}")
+        properties[key] = value[0].strip()
+    return properties
+
+
+def target_properties(conf_dir: Path, target: str) -> dict[str, str]:
+    """The settings for one target: conf/spark-defaults.conf overlaid by conf/<target>.conf."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
+    return {**read_properties(conf_dir / "spark-defaults.conf"), **read_properties(conf_dir / f"{target}.conf")}
+
+
+def py_files(package_uri: str, properties: dict[str, str]) -> list[str]:
+    """`--py-files` entries: the package zip first, then any the target's conf adds."""
+    extra = [f for f in properties.get(PY_FILES, "").split(",") if f]
+    return [package_uri, *extra]
+
+
+def conf_flags(properties: dict[str, str]) -> list[str]:
+    """`--conf key=value` flags for every property except the py-files list (its own flag)."""
+    flags = []
+    for key, value in properties.items():
+        if key != PY_FILES:
+            flags += ["--conf", f"{key}={value}"]
+    return flags
+
+
+def jar_files(*directories: Path) -> list[str]:
+    """Every jar in `directories`, sorted within each, for `--jars`."""
+    return [str(jar) for directory in directories for jar in sorted(Path(directory).glob("*.jar"))]

@@ -1,0 +1,152 @@
+"""The entrypoint: its arguments, and whole runs through spark-submit with their exit codes."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+
+from lastfm.config import JobConfig
+from lastfm.duckdb_reference import read_tsv, top_tracks
+from lastfm.errors import UsageError
+from lastfm.sample_data import write_sample
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "jobs"))
+from top_tracks import parse_args  # noqa: E402
+
+
+def test_parse_args_defaults():
+    config = parse_args(["--input", "in.tsv", "--output", "out.tsv", "--warehouse", "wh"])
+    assert config == JobConfig("in.tsv", "out.tsv", "wh", 20, 50, 10, 0.001)
+    assert config.session_gap_seconds == 1200
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--top-tracks", "0"], "--top-tracks must be >= 1"),
+        (["--max-reject-fraction", "2"], "--max-reject-fraction must be between 0 and 1"),
+        (["--session-gap-minutes", "-1"], "--session-gap-minutes must be >= 0"),
+        (["--top-sessions", "many"], "invalid int value"),
+    ],
+)
+def test_parse_args_rejects_bad_values(extra, message):
+    with pytest.raises(UsageError, match=message):
+        parse_args(["--input", "i", "--output", "o", "--warehouse", "w", *extra])
+
+
+def submit(*args, conf=(), env=None):
+    """Run the job as a user would: spark-submit from the repo root, the venv's bin on PATH."""
+    bin_dir = Path(sys.executable).parent
+    environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **(env or {})}
+    spark_conf = [arg for setting in ("spark.ui.enabled=false", *conf) for arg in ("--conf", setting)]
+    return subprocess.run(
+        [str(bin_dir / "spark-submit"), *spark_conf, "jobs/top_tracks.py", *args],
+        cwd=REPO, env=environment, capture_output=True, text=True, timeout=600,
+    )
+
+
+def job_args(input_path, out_dir):
+    return ["--input", str(input_path), "--output", str(out_dir / "top.tsv"), "--warehouse", str(out_dir / "wh")]
+
+
+def assert_one_line_error(result, code, *words):
+    assert result.returncode == code, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and all(w in errors[0] for w in words), result.stderr[-1500:]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    return write_sample(tmp_path_factory.mktemp("in") / "plays.tsv", rows=120_000, users=60, seed=3)
+
+
+@pytest.mark.slow
+def test_end_to_end_matches_duckdb_and_reruns_identically(sample, tmp_path):
+    first = submit(*job_args(sample, tmp_path))
+    assert first.returncode == 0, first.stderr[-3000:]
+    output = tmp_path / "top.tsv"
+    expected = top_tracks(str(sample))
+    assert len(expected) == 10 and read_tsv(str(output)) == expected
+    digest = hashlib.sha256(output.read_bytes()).hexdigest()
+
+    tables = {name: DeltaTable(str(tmp_path / "wh" / name)) for name in ("plays", "rejects", "sessions", "top_sessions", "top_tracks")}
+    rows = {name: table.to_pyarrow_table() for name, table in tables.items()}
+    assert rows["plays"].num_rows == 120_000  # every valid row once
+    assert rows["rejects"].num_rows == 1  # write_sample puts one malformed line per 100k
+    assert rows["top_sessions"].num_rows == 50 and rows["top_tracks"].num_rows == 10
+    assert sum(rows["sessions"].column("play_count").to_pylist()) == 120_000
+
+    second = submit(*job_args(sample, tmp_path))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert hashlib.sha256(output.read_bytes()).hexdigest() == digest
+    for name, table in tables.items():
+        table.update_incremental()
+        assert table.version() == 1
+        again = table.to_pyarrow_table()
+        assert sorted(again.to_pylist(), key=repr) == sorted(rows[name].to_pylist(), key=repr), name
+
+
+@pytest.mark.slow
+def test_folder_of_crlf_files_across_daylight_saving_under_a_non_utc_time_zone(tmp_path):
+    # US clocks jumped 02:00 -> 03:00 on 2009-03-08 (07:00 UTC). u1's plays are 15 and 14
+    # minutes apart in real time (one session of 3); read as wall-clock they would split.
+    # The input is a folder of two files with Windows line ends.
+    files = {
+        "part-a.tsv": ["u1\t2009-03-08T07:19:00Z\t\tCake\t\tJolene", "u2\t2009-03-08T09:00:00Z\t\tAbba\t\tSOS"],
+        "part-b.tsv": ["u1\t2009-03-08T07:05:00Z\t\tCake\t\tJolene", "u1\t2009-03-08T06:50:00Z\t\tCake\t\tJolene",
+                       "u2\t2009-03-08T08:00:00Z\t\tAbba\t\tSOS"],
+    }
+    source = tmp_path / "in"
+    source.mkdir()
+    for name, lines in files.items():
+        (source / name).write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    result = submit(
+        *job_args(source, tmp_path), "--top-sessions", "1",
+        conf=["spark.sql.session.timeZone=America/New_York",
+              "spark.driver.extraJavaOptions=-Duser.timezone=America/New_York"],
+        env={"TZ": "America/New_York"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "top.tsv").read_bytes() == b"artist_name\ttrack_name\tplay_count\nCake\tJolene\t3\n"
+
+
+@pytest.mark.slow
+def test_unusable_inputs_exit_2_with_one_line(tmp_path):
+    missing = submit(*job_args(tmp_path / "nope.tsv", tmp_path))
+    assert_one_line_error(missing, 2, "input not found", "nope.tsv")
+
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    assert_one_line_error(submit(*job_args(empty, tmp_path)), 2, "input is empty", "empty.tsv")
+
+    garbage = tmp_path / "garbage.tsv"
+    garbage.write_text("not\ta play\nnor\tthis\n")
+    assert_one_line_error(submit(*job_args(garbage, tmp_path)), 2, "no valid rows", "garbage.tsv")
+    assert not (tmp_path / "top.tsv").exists()
+
+    bad_usage = submit("--input", str(garbage), "--output", "o.tsv")
+    assert_one_line_error(bad_usage, 2, "--warehouse")
+
+
+@pytest.mark.slow
+def test_too_many_rejects_exit_3_and_keep_the_earlier_deliverable(tmp_path):
+    output = tmp_path / "top.tsv"
+    output.write_text("earlier good answer\n")
+    source = tmp_path / "dirty.tsv"
+    plays = "".join(f"u1\t2009-01-01T00:00:{second:02d}Z\t\tCake\t\tJolene\n" for second in range(50))
+    plays += "".join(f"u1\t2009-01-01T00:01:{second:02d}Z\t\tCake\t\tJolene\n" for second in range(49))
+    source.write_text(plays + "u1\tbroken\n")
+    result = submit(*job_args(source, tmp_path), "--max-reject-fraction", "0.001")
+    assert_one_line_error(result, 3, "1 of 100 lines rejected", "--max-reject-fraction 0.001", "dirty.tsv")
+    assert output.read_text() == "earlier good answer\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+    lenient = submit(*job_args(source, tmp_path), "--max-reject-fraction", "0.02")
+    assert lenient.returncode == 0, lenient.stderr[-3000:]
+    assert output.read_text() == "artist_name\ttrack_name\tplay_count\nCake\tJolene\t99\n"

@@ -1,0 +1,128 @@
+"""Input and output expectations, Delta constraints, and the known-answer check."""
+
+from datetime import datetime, timezone
+
+import pytest
+from chispa import assert_df_equality
+
+from lastfm import quality
+from lastfm.config import JobConfig
+from lastfm.errors import DataQualityError
+from lastfm.schemas import PLAYS, TOP_TRACKS
+from lastfm.writing import write_table
+
+CONFIG = JobConfig("in.tsv", "out/top.tsv", "wh", top_tracks=3)
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def facts(**changes):
+    good = {"rows_valid": 100, "users": 2, "reject_fraction": 0.0, "duplicate_fraction": 0.0,
+            "first_play": datetime(2005, 2, 14, tzinfo=timezone.utc), "last_play": datetime(2013, 9, 29, tzinfo=timezone.utc)}
+    return {**good, **changes}
+
+
+def check_input(spark, values):
+    return quality.validate_facts(spark, quality.input_expectations(CONFIG, NOW), values, quality.INPUT_FACTS)
+
+
+def test_good_input_facts_pass(spark):
+    assert check_input(spark, facts()) == []
+
+
+def test_each_failed_input_expectation_is_named_with_its_value(spark):
+    found = check_input(spark, facts(users=0, duplicate_fraction=0.25, first_play=datetime(1970, 1, 1, tzinfo=timezone.utc),
+                                     last_play=datetime(2031, 5, 1, tzinfo=timezone.utc)))
+    assert sorted(found) == sorted([
+        "input.users=0 fails greater_than(0)",
+        "input.duplicate_fraction=0.25 fails less_than_or_equal_to(0.01)",
+        "input.first_play=1970-01-01T00:00:00Z fails greater_than_or_equal_to(2002-01-01 00:00:00+00:00)",
+        "input.last_play=2031-05-01T00:00:00Z fails less_than_or_equal_to(2026-01-01 00:00:00+00:00)",
+    ])
+
+
+def test_input_facts_from_a_profile():
+    profile = {"rows": {"read": 10, "valid": 8, "rejected": 2}, "users": 3, "duplicate_plays": 2,
+               "time_range": {"first": "2005-02-14T00:00:00Z", "last": "2013-09-29T10:00:00Z"}}
+    assert quality.input_facts(profile) == facts(rows_valid=8, users=3, reject_fraction=0.2, duplicate_fraction=0.25,
+                                                 first_play=datetime(2005, 2, 14, tzinfo=timezone.utc),
+                                                 last_play=datetime(2013, 9, 29, 10, tzinfo=timezone.utc))
+
+
+def test_plays_schema_wants_exactly_six_typed_columns(spark):
+    good = spark.createDataFrame([], PLAYS)
+    assert quality.validate_plays_schema(good) == []
+    seventh = good.withColumn("extra", good.user_id)
+    assert quality.validate_plays_schema(seventh) == ["PlaysSchema: column 'extra' not in DataFrameSchema"]
+    assert quality.validate_plays_schema(good.drop("track_name")) == ["PlaysSchema.track_name fails column_in_dataframe"]
+    as_text = good.withColumn("ts", good.ts.cast("string"))
+    assert quality.validate_plays_schema(as_text) == ["PlaysSchema.ts fails dtype('TimestampType()')"]
+
+
+def test_enforce_raises_one_line_or_warns():
+    with pytest.raises(DataQualityError, match="^input expectations failed: a; b$"):
+        quality.enforce(["a", "b"], "input", warn_only=False)
+    assert quality.enforce(["a"], "input", warn_only=True) == ["a"]
+    assert quality.enforce([], "input", warn_only=False) == []
+
+
+def test_checked_output_flags_order_and_membership(spark):
+    top = spark.createDataFrame([
+        (1, "Cake", "Jolene", 5),
+        (2, "Abba", "SOS", 5),       # tie on plays, Abba < Cake: should have come first
+        (3, "Abba", "Waterloo", 4),  # never played in the top sessions
+    ], TOP_TRACKS)
+    in_sessions = spark.createDataFrame([("Cake", "Jolene"), ("Abba", "SOS"), ("Abba", "SOS")], "artist_name string, track_name string")
+    expected = spark.createDataFrame([
+        (1, "Cake", "Jolene", 5, True, True),
+        (2, "Abba", "SOS", 5, False, True),
+        (3, "Abba", "Waterloo", 4, True, False),
+    ], "rank int, artist_name string, track_name string, play_count long, in_order boolean, in_top_sessions boolean")
+    checked = quality.checked_output(top, in_sessions)
+    assert_df_equality(checked, expected, ignore_row_order=True, ignore_nullable=True)
+
+    rows, _ = quality.output_expectations(CONFIG)
+    assert sorted(quality.failures(rows, checked)) == ["output.in_order fails equal_to(True)",
+                                                      "output.in_top_sessions fails equal_to(True)"]
+
+
+def test_output_row_count_expectation(spark):
+    _, schema = quality.output_expectations(CONFIG)  # M = 3
+    check = lambda rows, songs: quality.validate_facts(  # noqa: E731
+        spark, schema, quality.output_facts(rows, songs, CONFIG), quality.OUTPUT_FACTS)
+    assert check(3, 10) == [] and check(2, 2) == []
+    assert check(2, 10) == ["output.row_shortfall=1 fails equal_to(0)"]
+
+
+def test_delta_check_constraint_failure_is_a_data_quality_error(spark, tmp_path):
+    uri = str(tmp_path / "top_tracks")
+    constraints = quality.TABLE_CONSTRAINTS["top_tracks"]
+    first = write_table(spark.createDataFrame([(1, "A", "a", 3)], TOP_TRACKS), uri, constraints=constraints)
+    with pytest.raises(DataQualityError) as error:
+        write_table(spark.createDataFrame([(1, "A", "a", 0)], TOP_TRACKS), uri, constraints=constraints)
+    assert str(error.value) == f"{uri}: [DELTA_VIOLATE_CONSTRAINT_WITH_VALUES] CHECK constraint plays_positive (play_count > 0) violated by row with values: play_count : 0"
+    assert "\n" not in str(error.value)
+    table = spark.read.format("delta").load(uri)
+    assert first.version == 0 and table.collect()[0]["play_count"] == 3  # the failed write left no trace
+    properties = {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES delta.`{uri}`").collect()}
+    assert properties["delta.constraints.plays_positive"] == "play_count > 0"
+
+
+def test_known_answer_hashes_only_a_file_with_the_real_line_count():
+    asked = []
+
+    def md5():
+        asked.append(1)
+        return quality.REAL_FILE_MD5
+
+    answer = [{"artist_name": a, "track_name": t, "play_count": n} for a, t, n in quality.KNOWN_ANSWER]
+    default = JobConfig("in.tsv", "o.tsv", "wh")
+    assert quality.known_answer_check(default, 1000, md5, answer) == {"checked": False, "reason": "input is not the real Last.fm 1K file"}
+    assert asked == []
+    assert quality.known_answer_check(default, 19_150_868, md5, answer) == {"checked": True, "matches": True, "differences": []}
+    wrong = [dict(answer[0], play_count=1215), *answer[1:]]
+    result = quality.known_answer_check(default, 19_150_868, md5, wrong)
+    assert result["matches"] is False and result["differences"] == [
+        "#1 ('Cake', 'Jolene', 1215) != ('Cake', 'Jolene', 1214)"]
+    other_file = quality.known_answer_check(default, 19_150_868, lambda: "0" * 32, answer)
+    assert other_file["checked"] is False
+    assert quality.known_answer_check(CONFIG, 19_150_868, md5, answer)["reason"] == "not the default question"

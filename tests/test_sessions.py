@@ -1,0 +1,110 @@
+from datetime import datetime, timedelta
+
+from chispa import assert_df_equality
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lastfm.schemas import PLAYS, SESSIONS
+from lastfm.sessions import assign_sessions, build_sessions
+
+GAP = 20 * 60
+T0 = datetime(2009, 5, 4, 12, 0, 0)
+
+
+def at(minutes, seconds=0):
+    return T0 + timedelta(minutes=minutes, seconds=seconds)
+
+
+def plays(spark, rows):
+    return spark.createDataFrame([(u, ts, None, "Artist", None, "Track") for u, ts in rows], PLAYS)
+
+
+def test_gap_of_exactly_twenty_minutes_joins_and_one_second_more_splits(spark):
+    rows = [("u1", at(0)), ("u1", at(20)), ("u1", at(40, 1)), ("u1", at(41))]
+    expected = spark.createDataFrame(
+        [("u1", 1, "u1/1", at(0), at(20), 2), ("u1", 2, "u1/2", at(40, 1), at(41), 2)], SESSIONS
+    )
+    sessions = plays(spark, rows).transform(build_sessions(GAP))
+    assert_df_equality(sessions, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
+
+
+def test_rows_out_of_order_and_users_interleaved(spark):
+    rows = [("u2", at(100)), ("u1", at(30)), ("u1", at(0)), ("u2", at(0)), ("u1", at(15)), ("u1", at(200))]
+    expected = spark.createDataFrame(
+        [
+            ("u1", 1, "u1/1", at(0), at(30), 3),
+            ("u1", 2, "u1/2", at(200), at(200), 1),
+            ("u2", 1, "u2/1", at(0), at(0), 1),
+            ("u2", 2, "u2/2", at(100), at(100), 1),
+        ],
+        SESSIONS,
+    )
+    sessions = plays(spark, rows).transform(build_sessions(GAP))
+    assert_df_equality(sessions, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
+
+
+def test_repeated_timestamps_share_a_session_and_ids_do_not_depend_on_partitioning(spark):
+    rows = [("u1", at(0)), ("u1", at(50)), ("u1", at(50)), ("u1", at(50)), ("u1", at(60))]
+    df = plays(spark, rows)
+    one = {(r.ts, r.session_id) for r in df.coalesce(1).transform(assign_sessions(GAP)).collect()}
+    many = {(r.ts, r.session_id) for r in df.repartition(7).transform(assign_sessions(GAP)).collect()}
+    assert one == many == {(at(0), "u1/1"), (at(50), "u1/2"), (at(60), "u1/2")}
+
+
+def test_session_across_a_daylight_saving_change_under_a_non_utc_time_zone(spark):
+    # US clocks jumped 02:00 -> 03:00 local on 2009-03-08 (07:00 UTC). These plays are 15 and
+    # 14 minutes apart in real time; read as New York wall-clock they would look 75 min apart.
+    from lastfm.parsing import parse_lines, valid_plays
+
+    raw = [
+        "u1\t2009-03-08T06:50:00Z\t\tA\t\tB",
+        "u1\t2009-03-08T07:05:00Z\t\tA\t\tB",
+        "u1\t2009-03-08T07:19:00Z\t\tA\t\tB",
+    ]
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        parsed = spark.createDataFrame([(r,) for r in raw], "value string").transform(parse_lines)
+        counts = [r.play_count for r in valid_plays(parsed).transform(build_sessions(GAP)).collect()]
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    assert counts == [3]
+
+
+def model_sessions(rows, gap):
+    """Plain-Python statement of the rule: {(user, number): sorted play times}."""
+    sessions = {}
+    for user in {u for u, _ in rows}:
+        number, previous = 0, None
+        for t in sorted(t for u, t in rows if u == user):
+            if previous is None or t - previous > gap:
+                number += 1
+            sessions.setdefault((user, number), []).append(t)
+            previous = t
+    return sessions
+
+
+@st.composite
+def plays_and_gap(draw):
+    """Per user, times built from steps that sit on the boundary (gap, gap + 1) or near it."""
+    gap = draw(st.sampled_from([0, 60, GAP]))
+    steps = st.sampled_from([0, 1, max(gap - 1, 0), gap, gap + 1, 3 * gap + 7])
+    rows = []
+    for user in draw(st.lists(st.sampled_from(["u1", "u2", "u3"]), min_size=1, max_size=3, unique=True)):
+        t = draw(st.integers(min_value=0, max_value=86400))
+        for step in draw(st.lists(steps, min_size=0, max_size=12)):
+            rows.append((user, t))
+            t += step
+        rows.append((user, t))
+    return draw(st.permutations(rows)), gap
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=plays_and_gap())
+def test_sessions_match_a_plain_python_model(spark, case):
+    rows, gap = case
+    epoch = datetime(2009, 1, 1)
+    df = plays(spark, [(u, epoch + timedelta(seconds=s)) for u, s in rows])
+    got = {}
+    for r in df.transform(assign_sessions(gap)).collect():
+        got.setdefault((r.user_id, r.session_number), []).append(int((r.ts - epoch).total_seconds()))
+    assert {k: sorted(v) for k, v in got.items()} == model_sessions(rows, gap)
