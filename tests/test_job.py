@@ -87,7 +87,8 @@ def test_end_to_end_matches_duckdb_and_reruns_identically(sample, tmp_path):
     assert hashlib.sha256(output.read_bytes()).hexdigest() == digest
     for name, table in tables.items():
         table.update_incremental()
-        assert table.version() == 1
+        # an unchanged input is not parsed again: plays and rejects keep their version
+        assert table.version() == (0 if name in ("plays", "rejects") else 1), name
         again = table.to_pyarrow_table()
         assert sorted(again.to_pylist(), key=repr) == sorted(rows[name].to_pylist(), key=repr), name
 
