@@ -5,8 +5,9 @@ Parsing the raw TSV is the most expensive stage, and a re-run that only changes 
 of `plays` and `rejects` carries, in its Delta `userMetadata`, a fingerprint of:
 - every input file's path, size and modification time (a file listing, no read of the data),
 - the source of the code that decides what a play is (the parsing and schema modules).
-The next run reuses both tables when the latest commit of each holds the fingerprint of the
-current input; anything else (another file, a rewritten or touched file, a changed parser, a
+The rejects commit, written last, also carries the input profile observed during the parse
+(profiling.observe_input). The next run reuses both tables, and that profile, when the latest
+commit of each holds the fingerprint of the current input; anything else (another file, a rewritten or touched file, a changed parser, a
 missing table, a run that died between the two writes) parses again.
 """
 
@@ -16,6 +17,7 @@ import json
 from types import ModuleType
 
 NOTE_KEY = "input_fingerprint"
+PROFILE_KEY = "input_profile"
 
 
 def input_fingerprint(files: list[tuple[str, int, int]], code: tuple[ModuleType, ...] = ()) -> str:
@@ -32,15 +34,27 @@ def _source(module: ModuleType) -> str:
         return module.__name__
 
 
-def commit_note(fingerprint: str) -> str:
+def commit_note(fingerprint: str, input_profile: dict | None = None) -> str:
     """The `userMetadata` a parse commit carries."""
-    return json.dumps({NOTE_KEY: fingerprint})
+    note = {NOTE_KEY: fingerprint}
+    if input_profile is not None:
+        note[PROFILE_KEY] = input_profile
+    return json.dumps(note)
+
+
+def _noted(note: str | None) -> dict:
+    try:
+        value = json.loads(note or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def noted_fingerprint(note: str | None) -> str | None:
     """The fingerprint in a commit's `userMetadata`, or None when it holds none."""
-    try:
-        value = json.loads(note or "")
-    except ValueError:
-        return None
-    return value.get(NOTE_KEY) if isinstance(value, dict) else None
+    return _noted(note).get(NOTE_KEY)
+
+
+def noted_profile(note: str | None) -> dict | None:
+    """The input profile in a commit's `userMetadata`, or None when it holds none."""
+    return _noted(note).get(PROFILE_KEY)

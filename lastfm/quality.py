@@ -5,10 +5,12 @@ Two tools, each where it fits:
   (a play has a user and a time; a session has plays). Delta enforces them inside every write,
   at no extra cost, and keeps them with the table for any later writer; a violation is a bug,
   so it always fails the run, `--warn-only` or not.
-- pandera's PySpark API for what depends on the data: the plays table's six-column schema
-  (schema-only, no scan), a one-row table of input facts taken from the profile (time range,
-  reject and duplicate fractions, users), and the deliverable's rows with their order and
-  membership flags (at most M rows) plus its row count.
+- pandera for what depends on the data: its PySpark API for the plays table's six-column
+  schema (schema-only, no scan); its pandas API for the small frames the job already has on the
+  driver: one row of input facts taken from the profile (time range, reject and duplicate
+  fractions, users), the deliverable's rows with their order and membership flags (at most M
+  rows) and its row count. (pandera's PySpark API runs each check as a Spark job: ~30 jobs,
+  ~17 s a run for a handful of values, measured.)
 A failed expectation raises DataQualityError (exit 3) with one line naming every failure, or,
 with `--warn-only`, is logged and returned for the run summary.
 """
@@ -16,9 +18,11 @@ with `--warn-only`, is logged and returned for the run summary.
 import logging
 from datetime import datetime, timezone
 
-import pandera.pyspark as pa
+import pandas as pd
+import pandera.pandas as pa
+import pandera.pyspark as pa_spark
 from pandera.config import ValidationDepth, config_context
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -44,6 +48,8 @@ TABLE_CONSTRAINTS = {
     "profile": {"metric_present": "metric IS NOT NULL"},
 }
 
+TIMESTAMP = pd.DatetimeTZDtype("ns", "UTC")
+
 # Audioscrobbler, Last.fm's scrobbling service, started in 2002: an earlier play is a bad clock.
 EARLIEST_PLAY = datetime(2002, 1, 1, tzinfo=timezone.utc)
 
@@ -66,31 +72,21 @@ KNOWN_ANSWER = (
 KNOWN_ANSWER_QUESTION = {"session_gap_minutes": 20, "top_sessions": 50, "top_tracks": 10}
 
 
-class PlaysSchema(pa.DataFrameModel):
+class PlaysSchema(pa_spark.DataFrameModel):
     """The plays table: exactly the six raw fields, typed."""
 
-    user_id: T.StringType() = pa.Field()
-    ts: T.TimestampType() = pa.Field()
-    artist_id: T.StringType() = pa.Field(nullable=True)
-    artist_name: T.StringType() = pa.Field(nullable=True)
-    track_id: T.StringType() = pa.Field(nullable=True)
-    track_name: T.StringType() = pa.Field(nullable=True)
+    user_id: T.StringType() = pa_spark.Field()
+    ts: T.TimestampType() = pa_spark.Field()
+    artist_id: T.StringType() = pa_spark.Field(nullable=True)
+    artist_name: T.StringType() = pa_spark.Field(nullable=True)
+    track_id: T.StringType() = pa_spark.Field(nullable=True)
+    track_name: T.StringType() = pa_spark.Field(nullable=True)
 
     class Config:
         strict = True  # a seventh column, or a missing one, fails
 
 
 assert tuple(PlaysSchema.to_schema().columns) == tuple(PLAYS.fieldNames())
-
-INPUT_FACTS = T.StructType([
-    T.StructField("rows_valid", T.LongType()),
-    T.StructField("users", T.LongType()),
-    T.StructField("reject_fraction", T.DoubleType()),
-    T.StructField("duplicate_fraction", T.DoubleType()),
-    T.StructField("first_play", T.TimestampType()),
-    T.StructField("last_play", T.TimestampType()),
-])
-
 
 def input_facts(profile: dict) -> dict:
     """The numbers the input expectations judge, taken from a profile (profiling.py)."""
@@ -114,43 +110,37 @@ def input_expectations(config: JobConfig, now: datetime) -> pa.DataFrameSchema:
     fractions of rejected and duplicated rows, and every play between 2002 and `now`."""
     return pa.DataFrameSchema(
         {
-            "rows_valid": pa.Column(T.LongType(), pa.Check.gt(0)),
-            "users": pa.Column(T.LongType(), pa.Check.gt(0)),
-            "reject_fraction": pa.Column(T.DoubleType(), pa.Check.le(config.max_reject_fraction)),
-            "duplicate_fraction": pa.Column(T.DoubleType(), pa.Check.le(config.max_duplicate_fraction)),
-            "first_play": pa.Column(T.TimestampType(), pa.Check.ge(EARLIEST_PLAY)),
-            "last_play": pa.Column(T.TimestampType(), pa.Check.le(now)),
+            "rows_valid": pa.Column(int, pa.Check.gt(0)),
+            "users": pa.Column(int, pa.Check.gt(0)),
+            "reject_fraction": pa.Column(float, pa.Check.le(config.max_reject_fraction)),
+            "duplicate_fraction": pa.Column(float, pa.Check.le(config.max_duplicate_fraction)),
+            "first_play": pa.Column(TIMESTAMP, pa.Check.ge(EARLIEST_PLAY)),
+            "last_play": pa.Column(TIMESTAMP, pa.Check.le(now)),
         },
         name="input",
         strict=True,
     )
 
 
-OUTPUT_FACTS = T.StructType([
-    T.StructField("rows", T.LongType()),
-    T.StructField("row_shortfall", T.LongType()),
-])
-
-
 def output_expectations(config: JobConfig) -> tuple[pa.DataFrameSchema, pa.DataFrameSchema]:
     """(schema for the checked rows of `checked_output`, schema for its one-row facts)."""
     rows = pa.DataFrameSchema(
         {
-            RANK: pa.Column(T.IntegerType(), pa.Check.ge(1)),
-            ARTIST_NAME: pa.Column(T.StringType()),
-            TRACK_NAME: pa.Column(T.StringType()),
-            PLAY_COUNT: pa.Column(T.LongType(), pa.Check.gt(0)),
-            "in_order": pa.Column(T.BooleanType(), pa.Check.eq(True)),
-            "in_top_sessions": pa.Column(T.BooleanType(), pa.Check.eq(True)),
+            RANK: pa.Column("int32", pa.Check.ge(1)),  # IntegerType
+            ARTIST_NAME: pa.Column(str),
+            TRACK_NAME: pa.Column(str),
+            PLAY_COUNT: pa.Column(int, pa.Check.gt(0)),
+            "in_order": pa.Column(bool, pa.Check.eq(True)),
+            "in_top_sessions": pa.Column(bool, pa.Check.eq(True)),
         },
         name="output",
         strict=True,
     )
     facts = pa.DataFrameSchema(
         {
-            "rows": pa.Column(T.LongType(), pa.Check.le(config.top_tracks)),
+            "rows": pa.Column(int, pa.Check.le(config.top_tracks)),
             # fewer than M rows only when the top sessions hold fewer than M songs
-            "row_shortfall": pa.Column(T.LongType(), pa.Check.eq(0)),
+            "row_shortfall": pa.Column(int, pa.Check.eq(0)),
         },
         name="output",
         strict=True,
@@ -161,7 +151,8 @@ def output_expectations(config: JobConfig) -> tuple[pa.DataFrameSchema, pa.DataF
 def checked_output(top_tracks: DataFrame, plays_in_top_sessions: DataFrame) -> DataFrame:
     """The top_tracks rows plus `in_order` (each row ranks after the one before under the
     documented order: play_count desc, artist_name asc, track_name asc) and `in_top_sessions`
-    (the song is played in one of the top sessions)."""
+    (the song is played in one of the top sessions: a row of `plays_in_top_sessions`, plays or
+    song play counts)."""
     by_rank = Window.orderBy(RANK)
     before = lambda c: F.lag(c).over(by_rank)  # noqa: E731
     follows = (
@@ -184,22 +175,21 @@ def output_facts(rows: int, songs_in_top_sessions: int, config: JobConfig) -> di
     return {"rows": rows, "row_shortfall": min(config.top_tracks, songs_in_top_sessions) - rows}
 
 
-def failures(schema: pa.DataFrameSchema, frame: DataFrame, depth: ValidationDepth = ValidationDepth.SCHEMA_AND_DATA,
-             facts: dict | None = None) -> list[str]:
-    """Validate `frame` with `schema`; one short text per failed check (empty when all pass)."""
-    with config_context(validation_enabled=True, validation_depth=depth):
-        errors = schema.validate(frame).pandera.errors
+def failures(schema: pa.DataFrameSchema, frame: pd.DataFrame, facts: dict | None = None) -> list[str]:
+    """Validate the pandas `frame` with `schema`; one short text per failed check (empty when
+    all pass), with the value from `facts` when the frame is one row of facts."""
+    try:
+        schema.validate(frame, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
     found = []
-    for by_type in errors.values():
-        for reports in by_type.values():
-            for report in reports:
-                column, check = report.get("column"), report.get("check")
-                table = report.get("schema") or schema.name or "table"
-                if check == "column_in_schema":  # strict: `column` is the table, the error names the column
-                    found.append(f"{table}: {str(report.get('error')).split(' {', 1)[0]}")
-                    continue
-                value = f"={_show(facts[column])}" if facts and column in facts else ""
-                found.append(f"{table}.{column}{value} fails {check}")
+    for case in cases.drop_duplicates(["column", "check"]).itertuples():
+        if case.check == "column_in_schema":  # strict: the failure case names the column
+            found.append(f"{schema.name}: column '{case.failure_case}' not in DataFrameSchema")
+            continue
+        value = f"={_show(facts[case.column])}" if facts and case.column in facts else ""
+        found.append(f"{schema.name}.{case.column}{value} fails {case.check}")
     return found
 
 
@@ -207,13 +197,31 @@ def _show(value) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def validate_facts(spark: SparkSession, schema: pa.DataFrameSchema, facts: dict, struct: T.StructType) -> list[str]:
-    frame = spark.createDataFrame([tuple(facts[f.name] for f in struct.fields)], struct)
-    return failures(schema, frame, facts=facts)
+def validate_facts(schema: pa.DataFrameSchema, facts: dict) -> list[str]:
+    """Validate one row of named values (input or output facts) with `schema`."""
+    return failures(schema, pd.DataFrame([facts]), facts=facts)
+
+
+def validate_output(schema: pa.DataFrameSchema, checked: DataFrame) -> list[str]:
+    """Validate the rows of `checked_output` (at most M: collected) with `schema`."""
+    return failures(schema, checked.toPandas())
 
 
 def validate_plays_schema(plays: DataFrame) -> list[str]:
-    return failures(PlaysSchema.to_schema(), plays, depth=ValidationDepth.SCHEMA_ONLY)
+    """The plays table's columns and types, with pandera's PySpark API (schema only: no scan)."""
+    with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_ONLY):
+        errors = PlaysSchema.to_schema().validate(plays).pandera.errors
+    found = []
+    for by_type in errors.values():
+        for reports in by_type.values():
+            for report in reports:
+                column, check = report.get("column"), report.get("check")
+                table = report.get("schema") or "PlaysSchema"
+                if check == "column_in_schema":  # strict: `column` is the table, the error names the column
+                    found.append(f"{table}: {str(report.get('error')).split(' {', 1)[0]}")
+                    continue
+                found.append(f"{table}.{column} fails {check}")
+    return found
 
 
 def enforce(found: list[str], what: str, warn_only: bool) -> list[str]:

@@ -49,23 +49,30 @@ def plays_in_sessions(sessions: DataFrame) -> Callable[[DataFrame], DataFrame]:
     """Plays that fall inside one of `sessions` (a small table: it is broadcast).
 
     A user's sessions never overlap, so (user, start <= ts <= end) finds each play's session
-    without recomputing the window.
+    without recomputing the window. The sessions' user ids (a few) are collected and filtered
+    on first, so that Delta and Parquet skip the files and row groups of other users.
     """
 
     def transform(plays: DataFrame) -> DataFrame:
+        users = [row[USER_ID] for row in sessions.select(USER_ID).distinct().collect()]
         bounds = F.broadcast(sessions.select(USER_ID, SESSION_START, SESSION_END))
-        return plays.join(bounds, on=USER_ID).where(
+        return plays.where(F.col(USER_ID).isin(users)).join(bounds, on=USER_ID).where(
             F.col(TS).between(F.col(SESSION_START), F.col(SESSION_END))
         )
 
     return transform
 
 
+def song_play_counts(plays: DataFrame) -> DataFrame:
+    """Plays -> one row per song (artist_name, track_name) with its `play_count`."""
+    return plays.groupBy(ARTIST_NAME, TRACK_NAME).agg(F.count(F.lit(1)).alias(PLAY_COUNT))
+
+
+def most_played(n: int) -> Callable[[DataFrame], DataFrame]:
+    """Song play counts -> the n most played songs, with `rank`."""
+    return _top(n, TRACK_ORDER, TOP_TRACKS.fieldNames())
+
+
 def top_tracks(n: int) -> Callable[[DataFrame], DataFrame]:
     """Plays -> the n most played songs, keyed by (artist_name, track_name), with `rank`."""
-
-    def transform(plays: DataFrame) -> DataFrame:
-        counts = plays.groupBy(ARTIST_NAME, TRACK_NAME).agg(F.count(F.lit(1)).alias(PLAY_COUNT))
-        return counts.transform(_top(n, TRACK_ORDER, TOP_TRACKS.fieldNames()))
-
-    return transform
+    return lambda plays: song_play_counts(plays).transform(most_played(n))

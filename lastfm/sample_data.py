@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 START = np.datetime64("2005-02-14T00:00:00", "s")
+END = np.datetime64("2013-09-29T23:59:59", "s")  # the real file's span: no play after END
 GAP_SECONDS = 20 * 60
 
 _WORDS = (
@@ -104,7 +105,20 @@ def _user_plays(rng: np.random.Generator, catalog: Catalog, plays: int):
             tracks.append(playlist[np.arange(length) % len(playlist)])
         else:
             tracks.append(draw(length))
-    return np.cumsum(np.concatenate(gaps)), np.concatenate(tracks)
+    return np.cumsum(_fit_in_span(gaps)), np.concatenate(tracks)
+
+
+def _fit_in_span(gaps: list[np.ndarray]) -> np.ndarray:
+    """The gaps of all sessions, one array; when they would run past END (a heavy listener's
+    day-long pauses add up to decades), the pauses between sessions shrink by one factor, so
+    that they still split sessions (> GAP_SECONDS) and the last play is by END."""
+    seconds = np.concatenate(gaps)
+    starts = np.cumsum([0] + [len(g) for g in gaps[:-1]])
+    pauses = seconds[starts] - np.where(starts > 0, GAP_SECONDS + 1, 0)
+    overflow = int(seconds.sum()) - int((END - START) / np.timedelta64(1, "s"))
+    if overflow > 0 and pauses.sum() > 0:
+        seconds[starts] -= np.ceil(pauses * min(1.0, overflow / pauses.sum())).astype(seconds.dtype)
+    return seconds
 
 
 def _plays_per_user(rng: np.random.Generator, rows: int, users: int) -> np.ndarray:

@@ -28,6 +28,7 @@ SESSION_NUMBER = "session_number"
 SESSION_START = "session_start"
 SESSION_END = "session_end"
 PLAY_COUNT = "play_count"
+DUPLICATE_PLAYS = "duplicate_plays"
 RANK = "rank"
 
 PLAYS = StructType(
@@ -56,6 +57,8 @@ SESSIONS = StructType(
         StructField(SESSION_START, TimestampType(), False),
         StructField(SESSION_END, TimestampType(), False),
         StructField(PLAY_COUNT, LongType(), False),
+        # plays repeating an earlier play of the session: same second, same artist and track name
+        StructField(DUPLICATE_PLAYS, LongType(), False),
     ]
 )
 

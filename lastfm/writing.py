@@ -26,19 +26,22 @@ class TableVersion:
 
 
 def write_table(rows: DataFrame, uri: str, note: str | None = None,
-                constraints: dict[str, str] | None = None) -> TableVersion:
+                constraints: dict[str, str] | None = None, properties: dict[str, str] | None = None) -> TableVersion:
     """Overwrite the Delta table at `uri` with `rows` in one commit; `note` goes in its history.
 
     `constraints` (name -> SQL boolean) become the table's Delta CHECK constraints in that same
     commit (table properties `delta.constraints.<name>`, what ALTER TABLE ADD CONSTRAINT sets),
     so Delta checks every row as it writes; a violating row fails the write, and the table
-    keeps its previous version, with DataQualityError.
+    keeps its previous version, with DataQualityError. `properties` are other Delta table
+    properties (`delta.*`), set in the same commit.
     """
     writer = rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     if note is not None:
         writer = writer.option("userMetadata", note)
     for name, check in (constraints or {}).items():
         writer = writer.option(f"delta.constraints.{name}", check)
+    for name, value in (properties or {}).items():
+        writer = writer.option(name, value)
     try:
         writer.save(uri)
     except Exception as error:

@@ -2,46 +2,70 @@
 
 from datetime import datetime, timezone
 
+from pyspark.sql import Observation
+
 from lastfm import profiling
-from lastfm.schemas import PLAYS, REJECTS, SESSIONS
+from lastfm.parsing import parse_lines
+from lastfm.schemas import SESSIONS
 
 
 def ts(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-PLAY_ROWS = [
-    ("u1", ts("2009-01-01T10:00:00"), "a1", "A", "t1", "T1"),
-    ("u1", ts("2009-01-01T10:10:00"), "a1", "A", "t1", "T1"),
-    ("u1", ts("2009-01-01T10:10:00"), "a1", "A", "t1", "T1"),  # the one duplicate
-    ("u1", ts("2009-01-01T12:00:00"), None, "B", None, ""),
-    ("u2", ts("2009-01-02T23:30:00"), "a1", "A", "t1", "T1"),
+LINES = [
+    "u1\t2009-01-01T10:00:00Z\ta1\tA\tt1\tT1",
+    "u1\t2009-01-01T10:10:00Z\ta1\tA\tt1\tT1",
+    "u1\t2009-01-01T10:10:00Z\ta1\tA\tt1\tT1",  # the one duplicate
+    "u1\t2009-01-01T12:00:00Z\t\tB\t\t",
+    "u2\t2009-01-02T23:30:00Z\ta1\tA\tt1\tT1",
+    "x",
+    "y\ty",
+    "\t2009-01-01T10:00:00Z\ta\tb\tc\td",
 ]
 SESSION_ROWS = [
-    ("u1", 1, "u1/1", ts("2009-01-01T10:00:00"), ts("2009-01-01T10:10:00"), 3),
-    ("u1", 2, "u1/2", ts("2009-01-01T12:00:00"), ts("2009-01-01T12:00:00"), 1),
-    ("u2", 1, "u2/1", ts("2009-01-02T23:30:00"), ts("2009-01-02T23:30:00"), 1),
+    ("u1", 1, "u1/1", ts("2009-01-01T10:00:00"), ts("2009-01-01T10:10:00"), 3, 1),
+    ("u1", 2, "u1/2", ts("2009-01-01T12:00:00"), ts("2009-01-01T12:00:00"), 1, 0),
+    ("u2", 1, "u2/1", ts("2009-01-02T23:30:00"), ts("2009-01-02T23:30:00"), 1, 0),
 ]
 
 
-def test_input_profile(spark):
-    plays = spark.createDataFrame(PLAY_ROWS, PLAYS)
-    rejects = spark.createDataFrame([("x", "wrong_field_count"), ("y", "wrong_field_count"), ("\tz", "empty_user_id")], REJECTS)
-    profile = profiling.input_profile(plays, rejects, rows_valid=5, rows_rejected=3)
+def observed_profile(spark, lines):
+    observation = Observation("input")
+    parsed = spark.createDataFrame([(line,) for line in lines], "value string").transform(parse_lines)
+    profiling.observe_input(parsed, observation).write.format("noop").mode("overwrite").save()
+    return profiling.input_profile(observation.get)
+
+
+def test_input_profile_is_observed_during_the_parse(spark):
     hours = [0] * 24
     hours[10], hours[12], hours[23] = 3, 1, 1
-    assert profile == {
+    assert observed_profile(spark, LINES) == {
         "rows": {"read": 8, "valid": 5, "rejected": 3, "rejected_by_reason": {"wrong_field_count": 2, "empty_user_id": 1}},
         "columns": {
-            "user_id": {"nulls": 0, "empty": 0, "distinct_approx": 2},
-            "ts": {"nulls": 0, "distinct_approx": 4},
-            "artist_id": {"nulls": 1, "empty": 0, "distinct_approx": 1},
+            "user_id": {"nulls": 0, "empty": 0},
+            "ts": {"nulls": 0},
+            "artist_id": {"nulls": 1, "empty": 0},
             "artist_name": {"nulls": 0, "empty": 0, "distinct_approx": 2},
-            "track_id": {"nulls": 1, "empty": 0, "distinct_approx": 1},
+            "track_id": {"nulls": 1, "empty": 0},
             "track_name": {"nulls": 0, "empty": 1, "distinct_approx": 2},
         },
         "time_range": {"first": "2009-01-01T10:00:00Z", "last": "2009-01-02T23:30:00Z"},
         "plays_by_hour_utc": hours,
+    }
+
+
+def test_hours_are_utc_whatever_the_session_time_zone(spark):
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        profile = observed_profile(spark, LINES)
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    assert profile["plays_by_hour_utc"][10] == 3 and profile["time_range"]["first"] == "2009-01-01T10:00:00Z"
+
+
+def test_user_profile_from_the_sessions(spark):
+    assert profiling.user_profile(spark.createDataFrame(SESSION_ROWS, SESSIONS)) == {
         "users": 2,
         # nearest-rank percentiles of [1, 4]
         "plays_per_user": {"min": 1, "median": 1, "p99": 4, "max": 4},
@@ -50,20 +74,10 @@ def test_input_profile(spark):
     }
 
 
-def test_hours_are_utc_whatever_the_session_time_zone(spark):
-    plays = spark.createDataFrame(PLAY_ROWS, PLAYS)
-    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
-    try:
-        profile = profiling.column_profile(plays)
-    finally:
-        spark.conf.set("spark.sql.session.timeZone", "UTC")
-    assert profile["plays_by_hour_utc"][10] == 3 and profile["time_range"]["first"] == "2009-01-01T10:00:00Z"
-
-
 def test_heaviest_listener_tie_goes_to_the_lowest_id(spark):
-    plays = spark.createDataFrame([("u9", ts("2009-01-01T00:00:00"), None, "A", None, "T"),
-                                   ("u3", ts("2009-01-01T00:00:00"), None, "A", None, "T")], PLAYS)
-    assert profiling.user_profile(plays)["heaviest_listener"] == {"user_id": "u3", "plays": 1}
+    one_play = lambda user: (user, 1, f"{user}/1", ts("2009-01-01T00:00:00"), ts("2009-01-01T00:00:00"), 1, 0)  # noqa: E731
+    sessions = spark.createDataFrame([one_play("u9"), one_play("u3")], SESSIONS)
+    assert profiling.user_profile(sessions)["heaviest_listener"] == {"user_id": "u3", "plays": 1}
 
 
 def test_session_profile_and_histogram(spark):

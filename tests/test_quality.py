@@ -22,7 +22,7 @@ def facts(**changes):
 
 
 def check_input(spark, values):
-    return quality.validate_facts(spark, quality.input_expectations(CONFIG, NOW), values, quality.INPUT_FACTS)
+    return quality.validate_facts(quality.input_expectations(CONFIG, NOW), values)
 
 
 def test_good_input_facts_pass(spark):
@@ -81,14 +81,13 @@ def test_checked_output_flags_order_and_membership(spark):
     assert_df_equality(checked, expected, ignore_row_order=True, ignore_nullable=True)
 
     rows, _ = quality.output_expectations(CONFIG)
-    assert sorted(quality.failures(rows, checked)) == ["output.in_order fails equal_to(True)",
+    assert sorted(quality.validate_output(rows, checked)) == ["output.in_order fails equal_to(True)",
                                                       "output.in_top_sessions fails equal_to(True)"]
 
 
 def test_output_row_count_expectation(spark):
     _, schema = quality.output_expectations(CONFIG)  # M = 3
-    check = lambda rows, songs: quality.validate_facts(  # noqa: E731
-        spark, schema, quality.output_facts(rows, songs, CONFIG), quality.OUTPUT_FACTS)
+    check = lambda rows, songs: quality.validate_facts(schema, quality.output_facts(rows, songs, CONFIG))  # noqa: E731
     assert check(3, 10) == [] and check(2, 2) == []
     assert check(2, 10) == ["output.row_shortfall=1 fails equal_to(0)"]
 

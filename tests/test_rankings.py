@@ -13,7 +13,7 @@ def at(minutes):
 
 
 def session(user, number, start, plays):
-    return (user, number, f"{user}/{number}", at(start), at(start + plays - 1), plays)
+    return (user, number, f"{user}/{number}", at(start), at(start + plays - 1), plays, 0)
 
 
 def test_sessions_tied_at_the_cut_go_by_start_then_user(spark):
@@ -72,6 +72,6 @@ def test_plays_in_sessions_keeps_plays_inside_each_users_session_bounds(spark):
         ],
         PLAYS,
     )
-    sessions = spark.createDataFrame([("u1", 1, "u1/1", at(0), at(5), 2)], SESSIONS)
+    sessions = spark.createDataFrame([("u1", 1, "u1/1", at(0), at(5), 2, 0)], SESSIONS)
     kept = {r.track_name for r in plays.transform(plays_in_sessions(sessions)).collect()}
     assert kept == {"in, first play", "in, last play"}

@@ -64,3 +64,13 @@ def test_gaps_sit_on_both_sides_of_the_session_boundary(sample):
     to_seconds = lambda r: datetime.fromisoformat(r[1].replace("Z", "+00:00")).timestamp()  # noqa: E731
     gaps = Counter(to_seconds(a) - to_seconds(b) for a, b in zip(rows, rows[1:]) if a[0] == b[0])
     assert gaps[1200] > 0 and gaps[1201] > 0 and gaps[0] > 0
+
+
+def test_a_heavy_listener_stays_within_the_real_files_span(tmp_path):
+    # 100k plays by one user: ~8,000 sessions a day apart would run to the 2030s
+    lines = write_sample(tmp_path / "heavy.tsv", rows=100_000, users=1, seed=5).read_text(encoding="utf-8").split("\n")
+    stamps = sorted(r[1] for r in valid_rows(lines))
+    assert "2005-02-14T00:00:00Z" <= stamps[0] and stamps[-1] <= "2013-09-29T23:59:59Z"
+    to_seconds = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()  # noqa: E731
+    splits = sum(to_seconds(b) - to_seconds(a) > 1200 for a, b in zip(stamps, stamps[1:]))
+    assert splits > 1000  # the pauses shrank, but still split sessions

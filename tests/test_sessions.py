@@ -22,7 +22,7 @@ def plays(spark, rows):
 def test_gap_of_exactly_twenty_minutes_joins_and_one_second_more_splits(spark):
     rows = [("u1", at(0)), ("u1", at(20)), ("u1", at(40, 1)), ("u1", at(41))]
     expected = spark.createDataFrame(
-        [("u1", 1, "u1/1", at(0), at(20), 2), ("u1", 2, "u1/2", at(40, 1), at(41), 2)], SESSIONS
+        [("u1", 1, "u1/1", at(0), at(20), 2, 0), ("u1", 2, "u1/2", at(40, 1), at(41), 2, 0)], SESSIONS
     )
     sessions = plays(spark, rows).transform(build_sessions(GAP))
     assert_df_equality(sessions, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
@@ -32,10 +32,10 @@ def test_rows_out_of_order_and_users_interleaved(spark):
     rows = [("u2", at(100)), ("u1", at(30)), ("u1", at(0)), ("u2", at(0)), ("u1", at(15)), ("u1", at(200))]
     expected = spark.createDataFrame(
         [
-            ("u1", 1, "u1/1", at(0), at(30), 3),
-            ("u1", 2, "u1/2", at(200), at(200), 1),
-            ("u2", 1, "u2/1", at(0), at(0), 1),
-            ("u2", 2, "u2/2", at(100), at(100), 1),
+            ("u1", 1, "u1/1", at(0), at(30), 3, 0),
+            ("u1", 2, "u1/2", at(200), at(200), 1, 0),
+            ("u2", 1, "u2/1", at(0), at(0), 1, 0),
+            ("u2", 2, "u2/2", at(100), at(100), 1, 0),
         ],
         SESSIONS,
     )
@@ -49,6 +49,15 @@ def test_repeated_timestamps_share_a_session_and_ids_do_not_depend_on_partitioni
     one = {(r.ts, r.session_id) for r in df.coalesce(1).transform(assign_sessions(GAP)).collect()}
     many = {(r.ts, r.session_id) for r in df.repartition(7).transform(assign_sessions(GAP)).collect()}
     assert one == many == {(at(0), "u1/1"), (at(50), "u1/2"), (at(60), "u1/2")}
+
+
+def test_duplicate_plays_are_counted_whatever_the_order(spark):
+    songs = [(at(0), "A", "x"), (at(0), "B", "y"), (at(0), "A", "x"), (at(0), "A", "x"), (at(5), "A", "x"),
+             (at(5), "A", "y"), (at(5), "B", "x")]  # three of A/x at 0: two repeats; nothing else repeats
+    df = spark.createDataFrame([("u1", t, None, a, None, n) for t, a, n in songs], PLAYS)
+    for order in (df.coalesce(1), df.repartition(5), df.orderBy("track_name")):
+        (session,) = order.transform(build_sessions(GAP)).collect()
+        assert (session.play_count, session.duplicate_plays) == (7, 2)
 
 
 def test_session_across_a_daylight_saving_change_under_a_non_utc_time_zone(spark):
