@@ -1,7 +1,7 @@
 """A profile of one run's data, computed where the job already passes over it.
 
-- The input profile (rows read, valid and rejected by reason; per column nulls, empties and
-  ~distinct values; the time range; plays per UTC hour) is observed while the parse writes the
+- The input profile (rows read, valid and rejected by reason; per column nulls and empties;
+  ~distinct artist and track names; the time range; plays per UTC hour) is observed while the parse writes the
   plays table (`observe_input`, a Spark Observation): no extra pass over the input. It is
   noted with the parse (lineage.py), so a re-run that reuses the parse reuses it too.
 - Users, plays per user, the heaviest listener and the duplicate plays come from the sessions
