@@ -109,7 +109,8 @@ def run_summary(output: str) -> dict:
     raise ValueError("no run summary in the job's output")
 
 
-def duckdb_rows(output: str) -> list[tuple[str, str, int]]:
+def printed_rows(output: str) -> list[tuple[str, str, int]]:
+    """The answer DuckDB's side or scripts/spark_bare.py printed after `ROWS `."""
     # the marker skips anything else on stdout (DuckDB may draw a progress bar there)
     rows = output.rsplit("ROWS ", 1)[1].splitlines()[0]
     return [tuple(row) for row in json.loads(rows)]
@@ -132,7 +133,7 @@ def plot(results: list[dict], path: Path) -> None:
     rows = [r["rows"] / 1e6 for r in results]
     figure, axes = plt.subplots(figsize=(6, 3.6), dpi=100)
     for key, label in (("job_cold_median_s", "Spark job, cold"), ("job_reuse_median_s", "Spark job, re-run (plays reused)"),
-                       ("duckdb_median_s", "DuckDB SQL")):
+                       ("spark_bare_median_s", "Spark, the job's transforms only (no writes)"), ("duckdb_median_s", "DuckDB SQL")):
         points = [(x, r[key]) for x, r in zip(rows, results) if r.get(key)]
         if points:
             axes.plot(*zip(*points), marker="o", label=label)

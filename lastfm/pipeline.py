@@ -18,7 +18,7 @@ from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.parsing import parse_lines, rejected_lines, valid_plays
 from lastfm.lineage import commit_note, input_fingerprint, noted_fingerprint, noted_profile
-from lastfm.rankings import most_played, plays_in_sessions, song_play_counts, top_sessions
+from lastfm.rankings import most_played, plays_in_sessions, song_play_counts, top_sessions, top_tracks
 from lastfm.reading import input_files, latest_commit, read_lines, read_table, recorded_or_computed_md5
 from lastfm.schemas import OUTPUT_COLUMNS, RANK, TS, USER_ID
 from lastfm.sessions import build_sessions
@@ -200,3 +200,15 @@ def run(spark: SparkSession, config: JobConfig) -> dict:
     summary["tables"]["profile"] = {"path": profile_written.path, "version": profile_written.version}
     write_text(spark, json.dumps(summary, indent=2, default=str) + "\n", summary["run_summary"])
     return summary
+
+
+def bare_top_tracks(spark: SparkSession, input_uri: str, gap_seconds: int, sessions: int, tracks: int) -> list[dict]:
+    """The job's answer from its transforms alone, as OUTPUT_COLUMNS dicts in rank order: no
+    table written, no rejects, checks or profile; the input is parsed twice (for the sessions,
+    then for their songs). What Spark itself costs for the question, for the benchmark
+    (scripts/spark_bare.py); not a way to run the job."""
+    plays = valid_plays(read_lines(spark, input_uri).transform(parse_lines))
+    longest = plays.transform(build_sessions(gap_seconds)).transform(top_sessions(sessions))
+    longest = spark.createDataFrame(longest.collect(), longest.schema)  # N rows, kept rather than recomputed
+    ranked = plays.transform(plays_in_sessions(longest)).transform(top_tracks(tracks))
+    return [row.asDict() for row in ranked.orderBy(RANK).select(*OUTPUT_COLUMNS).collect()]

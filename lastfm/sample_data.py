@@ -9,6 +9,7 @@ few malformed lines (well under the job's default reject threshold).
 Same arguments -> byte-identical file. Used by `make run`, the tests and the benchmark.
 """
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import numpy as np
 START = np.datetime64("2005-02-14T00:00:00", "s")
 END = np.datetime64("2013-09-29T23:59:59", "s")  # the real file's span: no play after END
 GAP_SECONDS = 20 * 60
+# The real file: 19,150,868 plays by 992 users. Larger samples get more users rather than
+# heavier ones, so that every user's plays still fit in START..END.
+PLAYS_PER_USER = 19_151
 
 _WORDS = (
     "Love Night Heart Blue Dream Fire Rain Summer Light Road Home Song Girl Boy Star Moon Sun "
@@ -128,6 +132,11 @@ def _plays_per_user(rng: np.random.Generator, rows: int, users: int) -> np.ndarr
     return counts
 
 
+def users_for(rows: int) -> int:
+    """1000 users up to the real file's size, then one more per PLAYS_PER_USER plays."""
+    return max(1000, math.ceil(rows / PLAYS_PER_USER))
+
+
 MALFORMED = (
     "user_000000\t2009-05-04T23:08:57Z\tonly four fields",
     "\t2009-05-04T23:08:57Z\t\tNo User\t\tNo Track",
@@ -136,9 +145,11 @@ MALFORMED = (
 )
 
 
-def write_sample(path: Path, rows: int = 1_000_000, users: int = 1000, seed: int = 1,
+def write_sample(path: Path, rows: int = 1_000_000, users: int | None = None, seed: int = 1,
                  malformed_every: int = 100_000) -> Path:
-    """Write about `rows` play lines (+ one malformed line per `malformed_every`) to `path`."""
+    """Write about `rows` play lines (+ one malformed line per `malformed_every`) by `users`
+    users (default `users_for(rows)`) to `path`."""
+    users = users or users_for(rows)
     rng = np.random.default_rng(seed)
     catalog = make_catalog(rng)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@
 For each size: generate the input once (cached under data/bench, git-ignored), then per round
 run DuckDB (lastfm/duckdb_reference.py), the job cold (fresh warehouse, all Delta tables
 written) and the job again on that warehouse with another --session-gap-minutes (the input is
-unchanged, so `plays` is reused). Every answer is checked against DuckDB's. Prints medians,
+unchanged, so `plays` is reused); with `--bare`, also scripts/spark_bare.py (the job's transforms
+with no Delta table, check or profile: what Spark alone costs here). Every answer is checked against DuckDB's. Prints medians,
 ratios, peak memory and the job's median stage timings; keeps them in
 data/bench/results/<rows>.json, which `--plot` draws (every size measured so far).
 """
@@ -35,6 +36,8 @@ def parse_args(argv=None):
     parser.add_argument("--driver-memory", default="1g")
     parser.add_argument("--rerun-gap-minutes", type=float, default=30,
                         help="--session-gap-minutes of the re-run that reuses plays")
+    parser.add_argument("--bare", action="store_true",
+                        help="also run scripts/spark_bare.py (the job's transforms, no writes) each round")
     parser.add_argument("--plot", type=Path, nargs="?", const=REPO / "docs" / "benchmark.png",
                         help="write a PNG of time vs rows (default docs/benchmark.png)")
     return parser.parse_args(argv)
@@ -66,14 +69,20 @@ def bench_size(rows: int, args) -> dict:
         str(output), str(warehouse), args.driver_memory, extra)
     rerun_gap = round(args.rerun_gap_minutes * 60)
     expected = {
-        "default": benchmark.duckdb_rows(checked(benchmark.measure("duckdb", benchmark.duckdb_command(str(path)), env, str(REPO))).stdout),
-        "rerun": benchmark.duckdb_rows(checked(benchmark.measure("duckdb", benchmark.duckdb_command(str(path), rerun_gap), env, str(REPO))).stdout),
+        "default": benchmark.printed_rows(checked(benchmark.measure("duckdb", benchmark.duckdb_command(str(path)), env, str(REPO))).stdout),
+        "rerun": benchmark.printed_rows(checked(benchmark.measure("duckdb", benchmark.duckdb_command(str(path), rerun_gap), env, str(REPO))).stdout),
     }  # also warms the page cache for both engines alike
-    runs = {"duckdb": [], "job_cold": [], "job_reuse": []}
+    bare = [str(Path(sys.executable).parent / "spark-submit"), "--conf", f"spark.driver.memory={args.driver_memory}",
+            str(REPO / "scripts" / "spark_bare.py"), str(path)]
+    runs = {"duckdb": [], "job_cold": [], "job_reuse": [], **({"spark_bare": []} if args.bare else {})}
     summaries = {"job_cold": [], "job_reuse": []}
     for round_ in range(1, args.runs + 1):
         runs["duckdb"].append(checked(benchmark.measure("duckdb", benchmark.duckdb_command(str(path)), env, str(REPO))))
-        assert benchmark.duckdb_rows(runs["duckdb"][-1].stdout) == expected["default"], "DuckDB is not deterministic"
+        assert benchmark.printed_rows(runs["duckdb"][-1].stdout) == expected["default"], "DuckDB is not deterministic"
+        if args.bare:
+            runs["spark_bare"].append(checked(benchmark.measure("spark_bare", bare, env, str(REPO))))
+            if benchmark.printed_rows(runs["spark_bare"][-1].stdout) != expected["default"]:
+                sys.exit(f"spark_bare round {round_}: its answer differs from DuckDB's")
         shutil.rmtree(warehouse, ignore_errors=True)
         for name, extra, answer in (("job_cold", (), "default"),
                                     ("job_reuse", ("--session-gap-minutes", str(args.rerun_gap_minutes)), "rerun")):
@@ -105,6 +114,8 @@ def bench_size(rows: int, args) -> dict:
         result[f"{name}_peak_rss_mb"] = round(max(m.peak_rss_bytes for m in measurements) / 2**20)
     result["ratio_job_duckdb"] = round(result["job_cold_median_s"] / result["duckdb_median_s"], 2)
     result["ratio_reuse_cold"] = round(result["job_reuse_median_s"] / result["job_cold_median_s"], 2)
+    if args.bare:
+        result["ratio_bare_duckdb"] = round(result["spark_bare_median_s"] / result["duckdb_median_s"], 2)
     for name, items in summaries.items():
         result[f"{name}_stage_median_s"] = benchmark.median_stage_seconds(items)
     results = data / "results"
@@ -121,12 +132,15 @@ def report(result: dict) -> str:
         f"  {'engine':<34}{'median s':>9}   {'runs s':<24}{'peak RSS':>9}{'CPU s':>8}",
     ]
     for name, label in (("duckdb", "DuckDB SQL"), ("job_cold", "Spark job, cold"),
-                        ("job_reuse", "Spark job, re-run (plays reused)")):
+                        ("job_reuse", "Spark job, re-run (plays reused)"), ("spark_bare", "Spark bare (no writes, no checks)")):
+        if f"{name}_s" not in result:
+            continue
         runs = " ".join(f"{s:.1f}" for s in result[f"{name}_s"])
         lines.append(f"  {label:<34}{result[f'{name}_median_s']:>9.1f}   {runs:<24}{result[f'{name}_peak_rss_mb']:>6} MB{result[f'{name}_cpu_median_s']:>8.0f}")
     lines += [
         f"  job / DuckDB: {result['ratio_job_duckdb']:.2f} (target <= 3.0); "
-        f"re-run / cold: {result['ratio_reuse_cold']:.2f} (target <= 0.5); answers identical: yes",
+        f"re-run / cold: {result['ratio_reuse_cold']:.2f} (target <= 0.5); answers identical: yes"
+        + (f"; bare Spark / DuckDB: {result['ratio_bare_duckdb']:.2f}" if "ratio_bare_duckdb" in result else ""),
         "  job stages, cold (median s): " + ", ".join(f"{k} {v}" for k, v in result["job_cold_stage_median_s"].items()),
         "  job stages, re-run (median s): " + ", ".join(f"{k} {v}" for k, v in result["job_reuse_stage_median_s"].items()),
     ]

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from lastfm.sample_data import MALFORMED, write_sample
+from lastfm.sample_data import MALFORMED, users_for, write_sample
 
 SHAPE = re.compile(r"user_\d{6}\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ(\t[^\t\n]*){4}")
 
@@ -74,3 +74,7 @@ def test_a_heavy_listener_stays_within_the_real_files_span(tmp_path):
     to_seconds = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()  # noqa: E731
     splits = sum(to_seconds(b) - to_seconds(a) > 1200 for a, b in zip(stamps, stamps[1:]))
     assert splits > 1000  # the pauses shrank, but still split sessions
+
+
+def test_samples_larger_than_the_real_file_get_more_users_not_heavier_ones():
+    assert [users_for(n) for n in (1_000, 1_000_000, 19_150_868, 19_151_001, 76_603_472)] == [1000, 1000, 1000, 1001, 4000]

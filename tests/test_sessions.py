@@ -28,6 +28,14 @@ def test_gap_of_exactly_twenty_minutes_joins_and_one_second_more_splits(spark):
     assert_df_equality(sessions, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
 
 
+def test_the_rule_holds_before_1970_and_after_2038(spark):
+    # the window orders by one long key built from the epoch second: negative and large ones too
+    for start in (datetime(1965, 3, 1), datetime(2105, 3, 1)):
+        times = [start, start + timedelta(minutes=20), start + timedelta(minutes=40, seconds=1)]
+        counts = sorted(r.play_count for r in plays(spark, [("u1", t) for t in times]).transform(build_sessions(GAP)).collect())
+        assert counts == [1, 2], start
+
+
 def test_rows_out_of_order_and_users_interleaved(spark):
     rows = [("u2", at(100)), ("u1", at(30)), ("u1", at(0)), ("u2", at(0)), ("u1", at(15)), ("u1", at(200))]
     expected = spark.createDataFrame(
@@ -46,9 +54,9 @@ def test_rows_out_of_order_and_users_interleaved(spark):
 def test_repeated_timestamps_share_a_session_and_ids_do_not_depend_on_partitioning(spark):
     rows = [("u1", at(0)), ("u1", at(50)), ("u1", at(50)), ("u1", at(50)), ("u1", at(60))]
     df = plays(spark, rows)
-    one = {(r.ts, r.session_id) for r in df.coalesce(1).transform(assign_sessions(GAP)).collect()}
-    many = {(r.ts, r.session_id) for r in df.repartition(7).transform(assign_sessions(GAP)).collect()}
-    assert one == many == {(at(0), "u1/1"), (at(50), "u1/2"), (at(60), "u1/2")}
+    one = {(r.ts, r.session_number) for r in df.coalesce(1).transform(assign_sessions(GAP)).collect()}
+    many = {(r.ts, r.session_number) for r in df.repartition(7).transform(assign_sessions(GAP)).collect()}
+    assert one == many == {(at(0), 1), (at(50), 2), (at(60), 2)}
 
 
 def test_duplicate_plays_are_counted_whatever_the_order(spark):
