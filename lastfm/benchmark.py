@@ -39,10 +39,15 @@ class Measurement:
     cpu_seconds: float = 0.0  # user + system time of the whole process tree: less load-sensitive
 
 
+def spark_command(spark_submit: str, script: str, args: tuple[str, ...], driver_memory: str = "1g") -> list[str]:
+    """`script` through spark-submit with the driver memory under test."""
+    return [spark_submit, "--conf", f"spark.driver.memory={driver_memory}", script, *args]
+
+
 def job_command(spark_submit: str, job: str, input_path: str, output: str, warehouse: str,
                 driver_memory: str = "1g", extra_args: tuple[str, ...] = ()) -> list[str]:
-    return [spark_submit, "--conf", f"spark.driver.memory={driver_memory}", job,
-            "--input", input_path, "--output", output, "--warehouse", warehouse, *extra_args]
+    return spark_command(spark_submit, job, ("--input", input_path, "--output", output, "--warehouse", warehouse,
+                                             *extra_args), driver_memory)
 
 
 def duckdb_command(input_path: str, gap_seconds: int = 1200, top_sessions: int = 50) -> list[str]:

@@ -4,11 +4,13 @@ Parsing the raw TSV is the most expensive stage, and a re-run that only changes 
 (`--session-gap-minutes`, `--top-sessions`, `--top-tracks`) does not need it. Each parse commit
 of `plays` and `rejects` carries, in its Delta `userMetadata`, a fingerprint of:
 - every input file's path, size and modification time (a file listing, no read of the data),
-- the source of the code that decides what a play is (the parsing and schema modules).
+- the source of the code that decides what a play is and what the parse observes (the
+  parsing, schema and profiling modules, passed in by the pipeline).
 The rejects commit, written last, also carries the input profile observed during the parse
 (profiling.observe_input). The next run reuses both tables, and that profile, when the latest
-commit of each holds the fingerprint of the current input; anything else (another file, a rewritten or touched file, a changed parser, a
-missing table, a run that died between the two writes) parses again.
+commit of each holds the fingerprint of the current input; anything else (another file, a
+rewritten or touched file, a changed parser, a missing table, a run that died between the two
+writes) parses again.
 """
 
 import hashlib

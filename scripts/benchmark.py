@@ -64,16 +64,15 @@ def bench_size(rows: int, args) -> dict:
     warehouse, output = data / f"warehouse-{rows}", data / "out" / f"top-{rows}.tsv"
     output.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYSPARK_PYTHON": sys.executable}
+    spark_submit = str(Path(sys.executable).parent / "spark-submit")
     job = lambda *extra: benchmark.job_command(  # noqa: E731
-        str(Path(sys.executable).parent / "spark-submit"), str(REPO / "jobs" / "top_tracks.py"), str(path),
-        str(output), str(warehouse), args.driver_memory, extra)
+        spark_submit, str(REPO / "jobs" / "top_tracks.py"), str(path), str(output), str(warehouse), args.driver_memory, extra)
     rerun_gap = round(args.rerun_gap_minutes * 60)
     expected = {
         "default": benchmark.printed_rows(checked(benchmark.measure("duckdb", benchmark.duckdb_command(str(path)), env, str(REPO))).stdout),
         "rerun": benchmark.printed_rows(checked(benchmark.measure("duckdb", benchmark.duckdb_command(str(path), rerun_gap), env, str(REPO))).stdout),
     }  # also warms the page cache for both engines alike
-    bare = [str(Path(sys.executable).parent / "spark-submit"), "--conf", f"spark.driver.memory={args.driver_memory}",
-            str(REPO / "scripts" / "spark_bare.py"), str(path)]
+    bare = benchmark.spark_command(spark_submit, str(REPO / "scripts" / "spark_bare.py"), (str(path),), args.driver_memory)
     runs = {"duckdb": [], "job_cold": [], "job_reuse": [], **({"spark_bare": []} if args.bare else {})}
     summaries = {"job_cold": [], "job_reuse": []}
     for round_ in range(1, args.runs + 1):
