@@ -1,12 +1,27 @@
 # Run `make help` for the list of targets.
 SHELL := /bin/bash
-VENV ?= .venv
+
+# The Spark line to set up and test (README "Platforms"): 4.1 (the default, .venv), 4.0 or 3.5
+# (.venv-spark4.0, .venv-spark3.5). One row per line, the only place versions are pinned:
+#   pyspark  delta-spark  Delta's Maven artifact  S3 pom  hadoop-aws (= pyspark's Hadoop)  AWS SDK
+SPARK ?= 4.1
+LINE_4.1 := 4.1.4 4.4.0 delta-spark_4.1_2.13 jars-s3 3.4.2 2.29.52
+LINE_4.0 := 4.0.1 4.0.0 delta-spark_2.13 jars-s3 3.4.1 2.29.52
+LINE_3.5 := 3.5.7 3.3.2 delta-spark_2.12 jars-s3-sdk1 3.3.4 1.12.262
+LINE := $(or $(LINE_$(SPARK)),$(error SPARK=$(SPARK): one of 4.1, 4.0, 3.5))
+PYSPARK_VERSION := $(word 1,$(LINE))
+DELTA_VERSION := $(word 2,$(LINE))
+DELTA_ARTIFACT := $(word 3,$(LINE))
+S3_POM := conf/$(word 4,$(LINE)).pom.xml
+MAVEN_VERSIONS := -Ddelta.artifact=$(DELTA_ARTIFACT) -Ddelta.version=$(DELTA_VERSION) \
+                  -Dhadoop.version=$(word 5,$(LINE)) -Daws.sdk.version=$(word 6,$(LINE))
+VENV ?= $(if $(filter 4.1,$(SPARK)),.venv,.venv-spark$(SPARK))
 PYTHON := $(VENV)/bin/python
 BIN := $(CURDIR)/$(VENV)/bin
-JARS := $(CURDIR)/.cache/jars
-# s3a:// support (hadoop-aws + AWS SDK v2 modules, conf/jars-s3.pom.xml); not in the default
-# spark.jars, so a submit that needs it passes --jars $(ALL_JARS) (Delta + S3)
-JARS_S3 := $(CURDIR)/.cache/jars-s3
+# Delta's jars, in every spark.jars of the line's venv; s3a:// support (hadoop-aws and the AWS
+# SDK it needs) is not, so a submit that needs it passes --jars $(ALL_JARS) (Delta + S3)
+JARS := $(CURDIR)/$(VENV)/jars/delta
+JARS_S3 := $(CURDIR)/$(VENV)/jars/s3
 ALL_JARS = $$(ls $(JARS)/*.jar $(JARS_S3)/*.jar | paste -sd, -)
 CLUSTER_DIR := $(CURDIR)/.cache/cluster
 CLUSTER_PORT ?= 7077
@@ -22,23 +37,23 @@ SPARK_SUBMIT := PATH=$(BIN):$$PATH $(BIN)/spark-submit
 SETUP_STAMP := $(VENV)/.setup-done
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast lint clean browser fetch-data run-real package cluster-up cluster-down run-cluster bench
+.PHONY: help setup run test test-fast test-line lint clean browser fetch-data run-real package cluster-up cluster-down run-cluster bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 setup: $(SETUP_STAMP) ## venv, package (editable, with test extras), Delta and S3 jars; idempotent
 
-$(SETUP_STAMP): setup.py conf/jars.pom.xml conf/jars-s3.pom.xml conf/spark-defaults.conf conf/log4j2.properties
+$(SETUP_STAMP): Makefile setup.py conf/jars.pom.xml $(S3_POM) conf/spark-defaults.conf conf/log4j2.properties
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m pip install --quiet -e '.[test]' 'pyspark==$(PYSPARK_VERSION)' 'delta-spark==$(DELTA_VERSION)'
 	rm -rf $(JARS)
-	mvn --batch-mode --quiet -f conf/jars.pom.xml dependency:copy-dependencies \
+	mvn --batch-mode --quiet -f conf/jars.pom.xml dependency:copy-dependencies $(MAVEN_VERSIONS) \
 	    -DincludeScope=runtime -DincludeGroupIds=io.delta -DoutputDirectory=$(JARS)
 	rm -rf $(JARS_S3)
-	mvn --batch-mode --quiet -f conf/jars-s3.pom.xml dependency:copy-dependencies -DincludeScope=runtime \
-	    -DexcludeGroupIds=io.netty,org.slf4j,commons-logging,commons-codec,org.apache.httpcomponents \
+	mvn --batch-mode --quiet -f $(S3_POM) dependency:copy-dependencies $(MAVEN_VERSIONS) -DincludeScope=runtime \
+	    -DexcludeGroupIds=io.netty,org.slf4j,commons-logging,commons-codec,org.apache.httpcomponents,com.fasterxml.jackson.core,joda-time \
 	    -DoutputDirectory=$(JARS_S3)
 	spark_conf=$$($(PYTHON) -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "conf"))') \
 	  && mkdir -p $$spark_conf \
@@ -69,6 +84,9 @@ test: $(SETUP_STAMP) browser ## the whole suite, slow tests included
 
 test-fast: $(SETUP_STAMP) ## the fast tests only
 	$(PYTHON) -m pytest -m "not slow"
+
+test-line: $(SETUP_STAMP) ## the fast tests and the end-to-end answers vs DuckDB: what CI runs on SPARK=3.5 and 4.0
+	$(PYTHON) -m pytest -m "not slow or e2e"
 
 package: $(SETUP_STAMP) ## dist/lastfm.zip (for --py-files) and a wheel, for clusters
 	$(PYTHON) scripts/package_zip.py --output dist/lastfm.zip

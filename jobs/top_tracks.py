@@ -8,6 +8,8 @@ Exit codes: 0 success, 2 bad usage or unusable input, 3 data-quality failure, 1 
 The master and cluster settings come from spark-submit, never from this file.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import logging

@@ -6,6 +6,8 @@ Peak memory is the largest total resident set of the child's whole process tree 
 JVM plus its Python driver), sampled from /proc every 0.1 s.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import resource

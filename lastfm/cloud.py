@@ -6,6 +6,8 @@ from the standard provider chain and environment (AWS_PROFILE, AWS_REGION, AWS_E
 never from code or conf/.
 """
 
+from __future__ import annotations
+
 import shlex
 import time
 from dataclasses import dataclass
@@ -154,21 +156,33 @@ def gcs_upload_command(package: Path, entrypoint: Path, base_uri: str) -> list[s
     return ["gcloud", "storage", "cp", str(package), str(entrypoint), base_uri.rstrip("/") + "/"]
 
 
-def dataproc_command(cluster: str, region: str, base_uri: str, package: Path, entrypoint: Path,
-                     properties: dict[str, str], job_args: list[str]) -> list[str]:
-    """`gcloud dataproc jobs submit pyspark` for the bundle uploaded to `base_uri` (gs://...)."""
-    package_uri = join_uri(base_uri, Path(package).name)
-    entrypoint_uri = join_uri(base_uri, Path(entrypoint).name)
+def _gcloud_pyspark_flags(base_uri: str, package: Path, properties: dict[str, str]) -> list[str]:
+    """`--py-files` and `--properties` of a gcloud pyspark job or batch for the bundle at `base_uri`."""
     others = {k: v for k, v in properties.items() if k != PY_FILES}
     # gcloud splits --properties on commas unless another delimiter is declared as ^D^
     delimiter = "#" if any("," in v for v in others.values()) else ","
     listed = delimiter.join(f"{k}={v}" for k, v in others.items())
-    command = ["gcloud", "dataproc", "jobs", "submit", "pyspark", entrypoint_uri,
-               f"--cluster={cluster}", f"--region={region}",
-               f"--py-files={','.join(py_files(package_uri, properties))}"]
+    flags = [f"--py-files={','.join(py_files(join_uri(base_uri, Path(package).name), properties))}"]
     if listed:
-        command.append(f"--properties={'^#^' if delimiter == '#' else ''}{listed}")
-    return [*command, "--", *job_args]
+        flags.append(f"--properties={'^#^' if delimiter == '#' else ''}{listed}")
+    return flags
+
+
+def dataproc_command(cluster: str, region: str, base_uri: str, package: Path, entrypoint: Path,
+                     properties: dict[str, str], job_args: list[str]) -> list[str]:
+    """`gcloud dataproc jobs submit pyspark` for the bundle uploaded to `base_uri` (gs://...)."""
+    return ["gcloud", "dataproc", "jobs", "submit", "pyspark", join_uri(base_uri, Path(entrypoint).name),
+            f"--cluster={cluster}", f"--region={region}", *_gcloud_pyspark_flags(base_uri, package, properties),
+            "--", *job_args]
+
+
+def dataproc_batch_command(runtime: str, region: str, base_uri: str, package: Path, entrypoint: Path,
+                           properties: dict[str, str], job_args: list[str]) -> list[str]:
+    """`gcloud dataproc batches submit pyspark` (Dataproc Serverless, runtime `runtime`, e.g. 3.0)
+    for the bundle uploaded to `base_uri` (gs://...)."""
+    return ["gcloud", "dataproc", "batches", "submit", "pyspark", join_uri(base_uri, Path(entrypoint).name),
+            f"--version={runtime}", f"--region={region}", *_gcloud_pyspark_flags(base_uri, package, properties),
+            "--", *job_args]
 
 
 def shell_line(command: list[str]) -> str:

@@ -5,11 +5,14 @@ Used by `make package` / `cluster-up` / `cluster-down`, docker/ and the tests. N
 imported by the job itself.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import zipfile
@@ -25,6 +28,12 @@ WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 def spark_home() -> Path:
     """The Spark that ships inside the installed pyspark package."""
     return Path(pyspark.__file__).resolve().parent
+
+
+def setup_jars(kind: str) -> Path:
+    """The jars `make setup` resolved for the running venv's Spark line: `delta` (Delta's, also
+    in the venv's spark.jars) or `s3` (hadoop-aws and the AWS SDK modules it needs)."""
+    return Path(sys.prefix) / "jars" / kind
 
 
 def build_zip(package_dir: Path, target: Path) -> list[str]:

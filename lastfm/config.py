@@ -1,5 +1,7 @@
 """What one run is asked to do: paths and the knobs of the question."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 from lastfm.errors import UsageError

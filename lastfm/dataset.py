@@ -10,6 +10,8 @@ hashing 2.4 GB again.
 Every failure is a FetchError subclass whose message is one line meant for the operator.
 """
 
+from __future__ import annotations
+
 import errno
 import hashlib
 import os

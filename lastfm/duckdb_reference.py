@@ -4,6 +4,8 @@ An oracle for the tests and the other side of the benchmark: it shares no code w
 (its own reader, its own parsing, its own window), only the rules in the README.
 """
 
+from __future__ import annotations
+
 import duckdb
 
 QUERY = r"""

@@ -3,6 +3,8 @@
 The entrypoint prints `str(error)` as one line on stderr and exits with `exit_code`.
 """
 
+from __future__ import annotations
+
 
 class JobError(Exception):
     exit_code = 1

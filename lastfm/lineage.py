@@ -13,6 +13,8 @@ rewritten or touched file, a changed parser, a missing table, a run that died be
 writes) parses again.
 """
 
+from __future__ import annotations
+
 import hashlib
 import inspect
 import json

@@ -4,6 +4,8 @@ This is the one module that composes the others. Each stage writes a Delta table
 next stage reads it back, so every intermediate result is inspectable and versioned.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import time
@@ -12,15 +14,16 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 
 from pyspark.sql import Observation, SparkSession
+from pyspark.sql import functions as F
 
 from lastfm import parsing, profiling, quality, report, schemas
-from lastfm.config import JobConfig
+from lastfm.config import TABLES, JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.parsing import parse_lines, rejected_lines, valid_plays
 from lastfm.lineage import commit_note, input_fingerprint, noted_fingerprint, noted_profile
 from lastfm.rankings import most_played, plays_in_sessions, song_play_counts, top_sessions, top_tracks
 from lastfm.reading import input_files, latest_commit, read_lines, read_table, recorded_or_computed_md5
-from lastfm.schemas import OUTPUT_COLUMNS, RANK, TS, USER_ID
+from lastfm.schemas import OUTPUT_COLUMNS, RANK, SESSION_END, SESSION_START, TS, USER_ID
 from lastfm.sessions import build_sessions
 from lastfm.writing import TableVersion, write_single_tsv, write_table, write_text
 
@@ -65,7 +68,8 @@ def check_input(plays, profile: dict, config: JobConfig) -> list[str]:
     """The input expectations (quality.py) on the plays table and its profile; the failures
     are raised, or with --warn-only returned."""
     found = quality.validate_plays_schema(plays)
-    found += quality.validate_facts(quality.input_expectations(config, datetime.now(timezone.utc)), quality.input_facts(profile))
+    found += quality.validate_facts("input", quality.input_expectations(config, datetime.now(timezone.utc)),
+                                    quality.input_facts(profile))
     return quality.enforce(found, "input", config.warn_only)
 
 
@@ -74,26 +78,52 @@ def check_output(top, songs_in_top_sessions, config: JobConfig, rows_read: int) 
     the known-answer check when the input is the real file: (failures, known-answer result,
     the top rows)."""
     top_rows = [row.asDict() for row in top.orderBy(RANK).select(*OUTPUT_COLUMNS).collect()]
-    rows, facts = quality.output_expectations(config)
-    found = quality.validate_output(rows, quality.checked_output(top, songs_in_top_sessions))
-    found += quality.validate_facts(facts, quality.output_facts(len(top_rows), songs_in_top_sessions.count(), config))
+    found = quality.validate_output(quality.checked_output(top, songs_in_top_sessions))
+    found += quality.validate_facts("output", quality.output_expectations(config),
+                                    quality.output_facts(len(top_rows), songs_in_top_sessions.count(), config))
     answer = quality.known_answer_check(config, rows_read, lambda: recorded_or_computed_md5(config.input), top_rows)
     if answer["checked"] and not answer["matches"]:
         found.append(f"not the published answer for the real file: {'; '.join(answer['differences'])}")
     return quality.enforce(found, "output", config.warn_only), answer, top_rows
 
 
-def write_profile_and_report(spark: SparkSession, profile: dict, sessions, top_rows: list[dict],
-                             top_sessions_rows: list[dict], config: JobConfig) -> TableVersion:
-    """The `profile` table, profile.json and report.html beside the deliverable; the table version."""
+def write_profile(spark: SparkSession, profile: dict, sessions, config: JobConfig) -> TableVersion:
+    """The `profile` table and profile.json beside the deliverable; the table version."""
     profile["sessions"] = profiling.session_profile(sessions)
     rows = spark.createDataFrame(profiling.flatten(profile), profiling.PROFILE)
     written = write_table(rows, config.table_path("profile"), constraints=quality.TABLE_CONSTRAINTS["profile"])
     write_text(spark, json.dumps(profile, indent=2) + "\n", config.beside_output("profile.json"))
-    page = report.render(profile, profiling.session_length_histogram(sessions), top_rows, top_sessions_rows,
-                         config.input, datetime.now(timezone.utc))
-    write_text(spark, page, config.beside_output("report.html"))
     return written
+
+
+def write_report(spark: SparkSession, summary: dict, profile: dict) -> str | None:
+    """report.html beside the deliverable, drawn from what run_summary.json and profile.json hold;
+    None, with the reason logged, where the driver has no matplotlib."""
+    try:
+        page = report.render_run(summary, profile)
+    except ModuleNotFoundError as missing:
+        if missing.name != "matplotlib":
+            raise
+        log.warning("%s", REPORT_SKIPPED)
+        return None
+    write_text(spark, page, summary["report"])
+    return summary["report"]
+
+
+REPORT_SKIPPED = ("report.html not drawn: matplotlib is not installed on the driver; every other file is written, "
+                  "and `python scripts/render_report.py <folder of run_summary.json and profile.json>` draws it later")
+
+
+def top_session_rows(longest) -> list[dict]:
+    """The top sessions in rank order, times as UTC ISO strings (epoch seconds, so that neither
+    the session's nor the driver's time zone shifts them)."""
+    times = {c: F.unix_timestamp(c) for c in (SESSION_START, SESSION_END)}
+    rows = [r.asDict() for r in longest.withColumns(times).orderBy(RANK).collect()]
+    return [{**r, **{c: iso_instant(r[c]) for c in times}} for r in rows]
+
+
+def iso_instant(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime(report.ISO)
 
 
 def parse_input(spark: SparkSession, config: JobConfig, fingerprint: str) -> tuple[TableVersion, TableVersion, dict]:
@@ -132,7 +162,7 @@ def reusable_parse(spark: SparkSession, fingerprint: str, plays_uri: str, reject
 
 def run(spark: SparkSession, config: JobConfig) -> dict:
     """Run the job once; return the run summary (counts, timings, table versions, output)."""
-    clock = Stopwatch()
+    started, clock = time.time(), Stopwatch()
     path = config.table_path
     files = input_files(spark, config.input)
     fingerprint = input_fingerprint(files, code=(parsing, schemas, profiling))
@@ -170,34 +200,36 @@ def run(spark: SparkSession, config: JobConfig) -> dict:
     with clock.stage("deliverable"):
         write_single_tsv(top, config.output)  # the same table version check_output just passed
     with clock.stage("profile_report"):
-        top_sessions_rows = [r.asDict() for r in longest.orderBy(RANK).collect()]
-        profile_written = write_profile_and_report(spark, profile, sessions, top_rows, top_sessions_rows, config)
-
-    written = (plays_written, rejects_written, sessions_written, top_sessions_written, top_tracks_written)
-    summary = {
-        "input": config.input,
-        "input_files": len(files),
-        "input_bytes": sum(size for _, size, _ in files),
-        "input_fingerprint": fingerprint,
-        "plays_reused": bool(reused),
-        "rows_read": plays_written.rows + rejects_written.rows,
-        "rows_valid": plays_written.rows,
-        "rows_rejected": rejects_written.rows,
-        "sessions": sessions_written.rows,
-        "users": profile["users"],
-        "duplicate_plays": profile["duplicate_plays"],
-        "config": asdict(config),
-        "stage_seconds": clock.seconds,
-        "tables": {name: {"path": w.path, "version": w.version} for name, w in zip(("plays", "rejects", "sessions", "top_sessions", "top_tracks"), written)},
-        "output": config.output,
-        "top_tracks": top_rows,
-        "expectation_warnings": warnings,
-        "known_answer": known_answer,
-        "profile": config.beside_output("profile.json"),
-        "report": config.beside_output("report.html"),
-        "run_summary": config.beside_output("run_summary.json"),
-    }
-    summary["tables"]["profile"] = {"path": profile_written.path, "version": profile_written.version}
+        profile_written = write_profile(spark, profile, sessions, config)
+        summary = {
+            "run_at": iso_instant(int(started)),
+            "input": config.input,
+            "input_files": len(files),
+            "input_bytes": sum(size for _, size, _ in files),
+            "input_fingerprint": fingerprint,
+            "plays_reused": bool(reused),
+            "rows_read": plays_written.rows + rejects_written.rows,
+            "rows_valid": plays_written.rows,
+            "rows_rejected": rejects_written.rows,
+            "sessions": sessions_written.rows,
+            "users": profile["users"],
+            "duplicate_plays": profile["duplicate_plays"],
+            "config": asdict(config),
+            "stage_seconds": clock.seconds,
+            "tables": {name: {"path": w.path, "version": w.version} for name, w in zip(TABLES, (
+                plays_written, rejects_written, sessions_written, top_sessions_written, top_tracks_written, profile_written))},
+            "output": config.output,
+            "top_tracks": top_rows,
+            "top_sessions": top_session_rows(longest),
+            "session_length_histogram": profiling.session_length_histogram(sessions),
+            "expectation_warnings": warnings,
+            "known_answer": known_answer,
+            "profile": config.beside_output("profile.json"),
+            "report": config.beside_output("report.html"),
+            "run_summary": config.beside_output("run_summary.json"),
+        }
+        if write_report(spark, summary, profile) is None:
+            summary["report"], summary["report_skipped"] = None, REPORT_SKIPPED
     write_text(spark, json.dumps(summary, indent=2, default=str) + "\n", summary["run_summary"])
     return summary
 

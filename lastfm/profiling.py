@@ -13,6 +13,8 @@ relative error): exact ones would cost one shuffle per column. Percentiles are `
 (accuracy 10,000): each is a value that occurs in the data.
 """
 
+from __future__ import annotations
+
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame, Observation

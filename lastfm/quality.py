@@ -1,30 +1,30 @@
 """What the job expects of its input and its output, and the checks that say so.
 
-Two tools, each where it fits:
+Two tools, each where it fits, both part of every run on any platform (plain Python and Spark,
+no package beyond PySpark and Delta):
 - Delta CHECK constraints (TABLE_CONSTRAINTS) for invariants the job guarantees by construction
   (a play has a user and a time; a session has plays). Delta enforces them inside every write,
   at no extra cost, and keeps them with the table for any later writer; a violation is a bug,
   so it always fails the run, `--warn-only` or not.
-- pandera for what depends on the data: its PySpark API for the plays table's six-column
-  schema (schema-only, no scan); its pandas API for the small frames the job already has on the
-  driver: one row of input facts taken from the profile (time range, reject and duplicate
-  fractions, users), the deliverable's rows with their order and membership flags (at most M
-  rows) and its row count. (pandera's PySpark API runs each check as a Spark job: ~30 jobs,
-  ~17 s a run for a handful of values, measured.)
+- Expectations (named values against bounds) for what depends on the data, judged on the few
+  values the driver already holds: one row of input facts taken from the profile (time range,
+  reject and duplicate fractions, users), the deliverable's rows with their order and
+  membership flags (at most M rows) and its row count; and the plays table's schema (schema
+  only, no scan).
 A failed expectation raises DataQualityError (exit 3) with one line naming every failure, or,
 with `--warn-only`, is logged and returned for the run summary.
 """
 
-import logging
-from datetime import datetime, timezone
+from __future__ import annotations
 
-import pandas as pd
-import pandera.pandas as pa
-import pandera.pyspark as pa_spark
-from pandera.config import ValidationDepth, config_context
+import logging
+import operator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError
@@ -48,8 +48,6 @@ TABLE_CONSTRAINTS = {
     "profile": {"metric_present": "metric IS NOT NULL"},
 }
 
-TIMESTAMP = pd.DatetimeTZDtype("ns", "UTC")
-
 # Audioscrobbler, Last.fm's scrobbling service, started in 2002: an earlier play is a bad clock.
 EARLIEST_PLAY = datetime(2002, 1, 1, tzinfo=timezone.utc)
 
@@ -72,21 +70,24 @@ KNOWN_ANSWER = (
 KNOWN_ANSWER_QUESTION = {"session_gap_minutes": 20, "top_sessions": 50, "top_tracks": 10}
 
 
-class PlaysSchema(pa_spark.DataFrameModel):
-    """The plays table: exactly the six raw fields, typed."""
+@dataclass(frozen=True)
+class Expect:
+    """`name` (a fact, or a column of checked rows) must satisfy `check` against `bound`; a
+    failure reads `<what>.<name>=<value> fails <check>(<bound>)`."""
 
-    user_id: T.StringType() = pa_spark.Field()
-    ts: T.TimestampType() = pa_spark.Field()
-    artist_id: T.StringType() = pa_spark.Field(nullable=True)
-    artist_name: T.StringType() = pa_spark.Field(nullable=True)
-    track_id: T.StringType() = pa_spark.Field(nullable=True)
-    track_name: T.StringType() = pa_spark.Field(nullable=True)
+    name: str
+    check: str
+    bound: Any
 
-    class Config:
-        strict = True  # a seventh column, or a missing one, fails
+    CHECKS = {"greater_than": operator.gt, "greater_than_or_equal_to": operator.ge,
+              "less_than_or_equal_to": operator.le, "equal_to": operator.eq}
 
+    def holds(self, value) -> bool:
+        return value is not None and self.CHECKS[self.check](value, self.bound)
 
-assert tuple(PlaysSchema.to_schema().columns) == tuple(PLAYS.fieldNames())
+    def __str__(self) -> str:
+        return f"{self.check}({self.bound})"
+
 
 def input_facts(profile: dict) -> dict:
     """The numbers the input expectations judge, taken from a profile (profiling.py)."""
@@ -105,47 +106,36 @@ def _instant(iso: str) -> datetime:
     return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
-def input_expectations(config: JobConfig, now: datetime) -> pa.DataFrameSchema:
+def input_expectations(config: JobConfig, now: datetime) -> tuple[Expect, ...]:
     """The input facts must show a usable input: valid rows and users, at most the allowed
     fractions of rejected and duplicated rows, and every play between 2002 and `now`."""
-    return pa.DataFrameSchema(
-        {
-            "rows_valid": pa.Column(int, pa.Check.gt(0)),
-            "users": pa.Column(int, pa.Check.gt(0)),
-            "reject_fraction": pa.Column(float, pa.Check.le(config.max_reject_fraction)),
-            "duplicate_fraction": pa.Column(float, pa.Check.le(config.max_duplicate_fraction)),
-            "first_play": pa.Column(TIMESTAMP, pa.Check.ge(EARLIEST_PLAY)),
-            "last_play": pa.Column(TIMESTAMP, pa.Check.le(now)),
-        },
-        name="input",
-        strict=True,
+    return (
+        Expect("rows_valid", "greater_than", 0),
+        Expect("users", "greater_than", 0),
+        Expect("reject_fraction", "less_than_or_equal_to", config.max_reject_fraction),
+        Expect("duplicate_fraction", "less_than_or_equal_to", config.max_duplicate_fraction),
+        Expect("first_play", "greater_than_or_equal_to", EARLIEST_PLAY),
+        Expect("last_play", "less_than_or_equal_to", now),
     )
 
 
-def output_expectations(config: JobConfig) -> tuple[pa.DataFrameSchema, pa.DataFrameSchema]:
-    """(schema for the checked rows of `checked_output`, schema for its one-row facts)."""
-    rows = pa.DataFrameSchema(
-        {
-            RANK: pa.Column("int32", pa.Check.ge(1)),  # IntegerType
-            ARTIST_NAME: pa.Column(str),
-            TRACK_NAME: pa.Column(str),
-            PLAY_COUNT: pa.Column(int, pa.Check.gt(0)),
-            "in_order": pa.Column(bool, pa.Check.eq(True)),
-            "in_top_sessions": pa.Column(bool, pa.Check.eq(True)),
-        },
-        name="output",
-        strict=True,
+# Each row of `checked_output`: a rank and a positive count, names present, in order, and a
+# song of the top sessions.
+OUTPUT_ROW_EXPECTATIONS = (
+    Expect(RANK, "greater_than_or_equal_to", 1),
+    Expect(PLAY_COUNT, "greater_than", 0),
+    Expect("in_order", "equal_to", True),
+    Expect("in_top_sessions", "equal_to", True),
+)
+
+
+def output_expectations(config: JobConfig) -> tuple[Expect, ...]:
+    """The expectations of the deliverable's size (`output_facts`): at most M rows, and fewer
+    only when the top sessions hold fewer than M songs."""
+    return (
+        Expect("rows", "less_than_or_equal_to", config.top_tracks),
+        Expect("row_shortfall", "equal_to", 0),
     )
-    facts = pa.DataFrameSchema(
-        {
-            "rows": pa.Column(int, pa.Check.le(config.top_tracks)),
-            # fewer than M rows only when the top sessions hold fewer than M songs
-            "row_shortfall": pa.Column(int, pa.Check.eq(0)),
-        },
-        name="output",
-        strict=True,
-    )
-    return rows, facts
 
 
 def checked_output(top_tracks: DataFrame, plays_in_top_sessions: DataFrame) -> DataFrame:
@@ -175,52 +165,33 @@ def output_facts(rows: int, songs_in_top_sessions: int, config: JobConfig) -> di
     return {"rows": rows, "row_shortfall": min(config.top_tracks, songs_in_top_sessions) - rows}
 
 
-def failures(schema: pa.DataFrameSchema, frame: pd.DataFrame, facts: dict | None = None) -> list[str]:
-    """Validate the pandas `frame` with `schema`; one short text per failed check (empty when
-    all pass), with the value from `facts` when the frame is one row of facts."""
-    try:
-        schema.validate(frame, lazy=True)
-        return []
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-    found = []
-    for case in cases.drop_duplicates(["column", "check"]).itertuples():
-        if case.check == "column_in_schema":  # strict: the failure case names the column
-            found.append(f"{schema.name}: column '{case.failure_case}' not in DataFrameSchema")
-            continue
-        value = f"={_show(facts[case.column])}" if facts and case.column in facts else ""
-        found.append(f"{schema.name}.{case.column}{value} fails {case.check}")
-    return found
-
-
 def _show(value) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def validate_facts(schema: pa.DataFrameSchema, facts: dict) -> list[str]:
-    """Validate one row of named values (input or output facts) with `schema`."""
-    return failures(schema, pd.DataFrame([facts]), facts=facts)
+def validate_facts(what: str, expectations: tuple[Expect, ...], facts: dict) -> list[str]:
+    """One text per expectation that the named values in `facts` fail (empty when all pass)."""
+    return [f"{what}.{e.name}={_show(facts[e.name])} fails {e}" for e in expectations if not e.holds(facts[e.name])]
 
 
-def validate_output(schema: pa.DataFrameSchema, checked: DataFrame) -> list[str]:
-    """Validate the rows of `checked_output` (at most M: collected) with `schema`."""
-    return failures(schema, checked.toPandas())
+def validate_output(checked: DataFrame) -> list[str]:
+    """The rows of `checked_output` (at most M: collected) against OUTPUT_ROW_EXPECTATIONS and
+    present names; one text per failed check, however many rows fail it."""
+    rows = [row.asDict() for row in checked.collect()]
+    found = [f"output.{e.name} fails {e}" for e in OUTPUT_ROW_EXPECTATIONS if not all(e.holds(r[e.name]) for r in rows)]
+    found += [f"output.{name} fails not_null" for name in (ARTIST_NAME, TRACK_NAME) if any(r[name] is None for r in rows)]
+    return found
 
 
 def validate_plays_schema(plays: DataFrame) -> list[str]:
-    """The plays table's columns and types, with pandera's PySpark API (schema only: no scan)."""
-    with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_ONLY):
-        errors = PlaysSchema.to_schema().validate(plays).pandera.errors
-    found = []
-    for by_type in errors.values():
-        for reports in by_type.values():
-            for report in reports:
-                column, check = report.get("column"), report.get("check")
-                table = report.get("schema") or "PlaysSchema"
-                if check == "column_in_schema":  # strict: `column` is the table, the error names the column
-                    found.append(f"{table}: {str(report.get('error')).split(' {', 1)[0]}")
-                    continue
-                found.append(f"{table}.{column} fails {check}")
+    """The plays table has exactly the six columns of schemas.PLAYS, in any order, with their
+    types (nullability is Delta's CHECK constraints' job); schema only, no scan."""
+    expected = {field.name: field.dataType for field in PLAYS.fields}
+    found_types = {field.name: field.dataType for field in plays.schema.fields}
+    found = [f"plays: column '{name}' not expected" for name in found_types if name not in expected]
+    found += [f"plays.{name} missing" for name in expected if name not in found_types]
+    found += [f"plays.{name} is {found_types[name].simpleString()}, expected {kind.simpleString()}"
+              for name, kind in expected.items() if name in found_types and found_types[name] != kind]
     return found
 
 

@@ -6,6 +6,8 @@ every run:
 - songs (artist name + track name): play count desc, artist name asc, track name asc.
 """
 
+from __future__ import annotations
+
 from typing import Callable
 
 from pyspark.sql import DataFrame, Window

@@ -3,6 +3,8 @@
 Paths are any URI Spark's Hadoop layer reads (local, file://, s3a://, gs://, hdfs://).
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
 from urllib.parse import urlparse

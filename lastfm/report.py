@@ -1,25 +1,38 @@
 """report.html: four pictures of a run, drawn with matplotlib from small aggregated tables.
 
 Inputs are plain Python values already aggregated by Spark (a histogram, 24 hourly counts,
-the top songs, the top sessions), never row-level data. The page is self-contained: every
-image is a base64 PNG inside the HTML, so it can be mailed or opened offline.
+the top songs, the top sessions), never row-level data: all of them are in the run's
+run_summary.json and profile.json, so `render_run` draws the same page during the run or
+later, anywhere (scripts/render_report.py). The page is self-contained: every image is a
+base64 PNG inside the HTML, so it can be mailed or opened offline.
+
+matplotlib is the one package the job uses beyond PySpark and Delta, and only here: it is
+imported when a page is drawn, so a driver without it (a managed platform's bare Python) runs
+everything else, and `render_run` raises ModuleNotFoundError.
 """
+
+from __future__ import annotations
 
 import base64
 import html
 import io
-from datetime import datetime
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a driver or CI
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+from datetime import datetime, timezone
 
 FIGSIZE = (9, 4.5)
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a driver or CI
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _png(figure) -> str:
+    plt = _pyplot()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(figure)
@@ -28,7 +41,7 @@ def _png(figure) -> str:
 
 def session_length_figure(histogram: list[tuple[int, int]]) -> str:
     """Log-log scatter: session length in plays -> number of sessions of that length."""
-    figure, axes = plt.subplots(figsize=FIGSIZE)
+    figure, axes = _pyplot().subplots(figsize=FIGSIZE)
     axes.scatter([length for length, _ in histogram], [n for _, n in histogram], s=8, color="#1f77b4")
     axes.set(xscale="log", yscale="log", xlabel="session length (plays)", ylabel="sessions",
              title="Distribution of session lengths (log-log)")
@@ -37,7 +50,7 @@ def session_length_figure(histogram: list[tuple[int, int]]) -> str:
 
 
 def hour_of_day_figure(plays_by_hour: list[int]) -> str:
-    figure, axes = plt.subplots(figsize=FIGSIZE)
+    figure, axes = _pyplot().subplots(figsize=FIGSIZE)
     axes.bar(range(24), plays_by_hour, color="#2ca02c")
     axes.set(xticks=range(24), xlabel="hour of day (UTC)", ylabel="plays", title="Plays by hour of day (UTC)")
     return _png(figure)
@@ -45,7 +58,7 @@ def hour_of_day_figure(plays_by_hour: list[int]) -> str:
 
 def top_songs_figure(top_tracks: list[dict]) -> str:
     """Horizontal bars, best at the top, labelled `artist - track`."""
-    figure, axes = plt.subplots(figsize=FIGSIZE)
+    figure, axes = _pyplot().subplots(figsize=FIGSIZE)
     labels = [f"{r['artist_name']} - {r['track_name']}" for r in top_tracks][::-1]
     counts = [r["play_count"] for r in top_tracks][::-1]
     axes.barh(range(len(counts)), counts, color="#d62728")
@@ -57,9 +70,11 @@ def top_songs_figure(top_tracks: list[dict]) -> str:
 def sessions_timeline_figure(top_sessions: list[dict]) -> str:
     """One row per user; each top session a bar from its first to its last play (widened to be
     visible at this scale), its marker sized by its number of plays."""
+    import matplotlib.dates as mdates
+
     users = sorted({s["user_id"] for s in top_sessions})
     row = {user: i for i, user in enumerate(users)}
-    figure, axes = plt.subplots(figsize=(FIGSIZE[0], max(2.5, 0.35 * len(users) + 1.5)))
+    figure, axes = _pyplot().subplots(figsize=(FIGSIZE[0], max(2.5, 0.35 * len(users) + 1.5)))
     for s in top_sessions:
         start, end = mdates.date2num(s["session_start"]), mdates.date2num(s["session_end"])
         axes.plot([start, max(end, start + 2)], [row[s["user_id"]]] * 2, color="#9467bd", linewidth=4, alpha=0.6)
@@ -111,3 +126,15 @@ def render(profile: dict, histogram: list[tuple[int, int]], top_tracks: list[dic
             for key, title, data in figures
         ),
     )
+
+
+def _instant(iso: str) -> datetime:
+    return datetime.strptime(iso, ISO).replace(tzinfo=timezone.utc)
+
+
+def render_run(summary: dict, profile: dict) -> str:
+    """The page of one run from its run_summary.json and profile.json, as parsed JSON."""
+    top_sessions = [{**s, "session_start": _instant(s["session_start"]), "session_end": _instant(s["session_end"])}
+                    for s in summary["top_sessions"]]
+    histogram = [(length, sessions) for length, sessions in summary["session_length_histogram"]]
+    return render(profile, histogram, summary["top_tracks"], top_sessions, summary["input"], _instant(summary["run_at"]))

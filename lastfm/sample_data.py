@@ -9,6 +9,8 @@ few malformed lines (well under the job's default reject threshold).
 Same arguments -> byte-identical file. Used by `make run`, the tests and the benchmark.
 """
 
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass
 from pathlib import Path

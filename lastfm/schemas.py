@@ -1,5 +1,7 @@
 """Column names and schemas of every table the job reads or writes."""
 
+from __future__ import annotations
+
 from pyspark.sql.types import (
     IntegerType,
     LongType,

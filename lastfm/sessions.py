@@ -12,6 +12,8 @@ different songs of one user in one second collide with probability 2^-24: neglig
 holds any second of the years 0001-9999 (|second| < 2^38, shifted by 24 bits: < 2^62).
 """
 
+from __future__ import annotations
+
 from typing import Callable
 
 from pyspark.sql import DataFrame, Window

@@ -1,13 +1,18 @@
-"""The per-target Spark settings in conf/ (local, standalone, emr, dataproc), and how a submit
-passes them on: `--conf` flags, the `--py-files` list, `--jars`.
+"""The per-target Spark settings in conf/ (local, standalone, and one file per managed platform
+line), and how a submit passes them on: `--conf` flags, the `--py-files` list, `--jars`.
 
 Values, not code, live in conf/; this module only reads and formats them. Shared by
 lastfm.cluster (standalone) and lastfm.cloud (EMR, Dataproc).
 """
 
+from __future__ import annotations
+
 from pathlib import Path
 
-TARGETS = ("local", "standalone", "emr", "dataproc")
+# Each managed platform line's conf file -> the Spark line it runs, the Makefile's SPARK=... that
+# sets up and tests the same Spark and Delta here (README "Platforms").
+PLATFORMS = {"emr-7": "3.5", "emr-8": "4.0", "dataproc-2": "3.5", "dataproc-serverless-3.0": "4.0"}
+TARGETS = ("local", "standalone", *PLATFORMS)
 PY_FILES = "spark.submit.pyFiles"
 
 

@@ -4,6 +4,8 @@ A failed run never leaves a half-written deliverable: the TSV is written by Spar
 hidden staging folder beside the target, then moved over the target in one step.
 """
 
+from __future__ import annotations
+
 import os
 import uuid
 from dataclasses import dataclass

@@ -1,10 +1,11 @@
 """Submit the job to Amazon EMR: a step on a running cluster, or an EMR Serverless job run.
 
-    submit_emr.py --code-uri s3://BUCKET/lastfm/code --cluster-id j-XXXX -- --input ... --output ... --warehouse ...
-    submit_emr.py --code-uri s3://BUCKET/lastfm/code --application-id APP --role-arn ARN [--log-uri s3://...] -- ...
+    submit_emr.py [--platform emr-7] --code-uri s3://BUCKET/lastfm/code --cluster-id j-XXXX -- --input ... --output ... --warehouse ...
+    submit_emr.py [--platform emr-8] --code-uri s3://BUCKET/lastfm/code --application-id APP --role-arn ARN [--log-uri s3://...] -- ...
 
-Uploads dist/lastfm.zip, jobs/top_tracks.py and the merged conf (conf/spark-defaults.conf +
-conf/emr.conf) under --code-uri, submits, then polls until the run ends, printing each state
+--platform is the cluster's or application's EMR release line: emr-7 (Spark 3.5, Delta 3.x) or
+emr-8 (Spark 4.0, Delta 4.0). Uploads dist/lastfm.zip, jobs/top_tracks.py and the merged conf
+(conf/spark-defaults.conf + conf/<platform>.conf) under --code-uri, submits, then polls until the run ends, printing each state
 change, the final state and where the output is. Exit 0 only when the run succeeded.
 Credentials, region and endpoint: the standard AWS environment / profile (boto3's chain).
 """
@@ -29,13 +30,16 @@ from lastfm.cloud import (
     upload_bundle,
     wait,
 )
-from lastfm.targets import target_properties
+from lastfm.targets import PLATFORMS, target_properties
 
 REPO = Path(__file__).resolve().parent.parent
+EMR_PLATFORMS = tuple(p for p in PLATFORMS if p.startswith("emr-"))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--platform", choices=EMR_PLATFORMS, default=EMR_PLATFORMS[0],
+                        help="the EMR release line of the cluster or application (conf/<platform>.conf)")
     parser.add_argument("--code-uri", required=True, help="s3:// prefix to upload the code and conf to")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--cluster-id", help="a running EMR on EC2 cluster (adds a step)")
@@ -55,9 +59,9 @@ def main(argv=None) -> int:
     if not args.package.exists():
         parser.error(f"{args.package} not found: run `make package`")
 
-    properties = target_properties(args.conf_dir, "emr")
+    properties = target_properties(args.conf_dir, args.platform)
     bundle = upload_bundle(boto3.client("s3"), args.code_uri, args.package, args.entrypoint, properties,
-                           conf_name="emr.conf")
+                           conf_name=f"{args.platform}.conf")
     print(f"uploaded {bundle.package_uri}, {bundle.entrypoint_uri}, {bundle.conf_uri}", flush=True)
     report = lambda line: print(line, flush=True)  # noqa: E731
     if args.cluster_id:

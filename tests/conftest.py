@@ -1,12 +1,14 @@
 """One local SparkSession for the whole test run, with Delta, as Delta's own test utils set it up."""
 
+import re
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
-REPO = Path(__file__).resolve().parent.parent
-JARS = REPO / ".cache" / "jars"
+from lastfm.cluster import setup_jars
+
+JARS = setup_jars("delta")
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +31,23 @@ def spark():
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(params=["true", "false"], ids=["ansi", "no-ansi"])
+def ansi_mode(spark, request):
+    """Run a test under both values of spark.sql.ansi.enabled (Spark 4's default is true, 3.5's
+    false): the rules and the answer must not depend on it."""
+    before = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", request.param)
+    yield request.param
+    spark.conf.set("spark.sql.ansi.enabled", before)
+
+
+@pytest.fixture(scope="session")
+def spark_lines() -> dict[str, list[str]]:
+    """The Makefile's line table: Spark line -> [pyspark, delta-spark, Delta's artifact, S3 pom,
+    hadoop-aws, AWS SDK], with the default line under "default" too."""
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    lines = {line: row.split() for line, row in re.findall(r"^LINE_(\S+) := (.+)$", makefile, re.M)}
+    lines["default"] = lines[re.search(r"^SPARK \?= (\S+)$", makefile, re.M).group(1)]
+    return lines

@@ -32,6 +32,8 @@ CONF_FLAGS = [
     "--conf", "spark.jars=/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar",
 ]
 PY_FILES = "s3://code-bucket/lastfm/v1/lastfm.zip,local:///usr/share/aws/delta/lib/delta-spark.jar"
+# --platform emr-8 reads conf/emr-8.conf: here the same plus one setting, to tell them apart
+EMR_8_CONF = EMR_CONF + "spark.sql.shuffle.partitions 64\n"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,8 @@ def code(tmp_path_factory):
     conf = folder / "conf"
     conf.mkdir()
     (conf / "spark-defaults.conf").write_text(SPARK_DEFAULTS)
-    (conf / "emr.conf").write_text(EMR_CONF)
+    (conf / "emr-7.conf").write_text(EMR_CONF)
+    (conf / "emr-8.conf").write_text(EMR_8_CONF)
     return folder
 
 
@@ -110,7 +113,7 @@ def test_emr_step_end_to_end(aws, code, final_state, exit_code):
         "s3://code-bucket/lastfm/v1/top_tracks.py", *JOB_ARGS,
     ]
     assert lines[0] == ("uploaded s3://code-bucket/lastfm/v1/lastfm.zip, s3://code-bucket/lastfm/v1/top_tracks.py, "
-                        "s3://code-bucket/lastfm/v1/emr.conf")
+                        "s3://code-bucket/lastfm/v1/emr-7.conf")
     assert lines[1] == f"added step {step['Id']} to cluster {cluster_id}"
     assert [line.split("] ")[1] for line in lines[2:4]] == ["RUNNING", final_state]
     assert lines[4] == f"final state: {final_state}"
@@ -119,7 +122,7 @@ def test_emr_step_end_to_end(aws, code, final_state, exit_code):
     s3 = clients["s3"]
     assert uploaded(s3, "lastfm/v1/lastfm.zip") == (code / "lastfm.zip").read_bytes()
     assert uploaded(s3, "lastfm/v1/top_tracks.py") == (REPO / "jobs" / "top_tracks.py").read_bytes()
-    assert uploaded(s3, "lastfm/v1/emr.conf").decode() == (
+    assert uploaded(s3, "lastfm/v1/emr-7.conf").decode() == (
         "spark.sql.session.timeZone UTC\nspark.sql.adaptive.enabled true\n"
         "spark.jars /usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar\n"
         "spark.submit.pyFiles local:///usr/share/aws/delta/lib/delta-spark.jar\n"
@@ -130,9 +133,9 @@ def test_emr_step_end_to_end(aws, code, final_state, exit_code):
 def test_emr_serverless_end_to_end(aws, code):
     env, clients = aws
     serverless = clients["emr-serverless"]
-    app_id = serverless.create_application(name="lastfm", releaseLabel="emr-7.5.0", type="SPARK")["applicationId"]
+    app_id = serverless.create_application(name="lastfm", releaseLabel="emr-8.0.0", type="SPARK")["applicationId"]
     role = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/lastfm-job"
-    process = submit_emr(env, code, "--application-id", app_id, "--role-arn", role)
+    process = submit_emr(env, code, "--platform", "emr-8", "--application-id", app_id, "--role-arn", role)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     lines = out.splitlines()
@@ -143,8 +146,9 @@ def test_emr_serverless_end_to_end(aws, code):
     assert run["jobDriver"] == {"sparkSubmit": {
         "entryPoint": "s3://code-bucket/lastfm/v1/top_tracks.py",
         "entryPointArguments": JOB_ARGS,
-        "sparkSubmitParameters": " ".join([*CONF_FLAGS, "--py-files", PY_FILES]),
+        "sparkSubmitParameters": " ".join([*CONF_FLAGS, "--conf", "spark.sql.shuffle.partitions=64", "--py-files", PY_FILES]),
     }}
+    assert lines[0].endswith("s3://code-bucket/lastfm/v1/emr-8.conf")
     assert lines[1] == f"started job run {summary['id']} on application {app_id}"
     assert lines[2].endswith("] SUCCESS")  # moto's job runs succeed at once
     assert lines[3:] == ["final state: SUCCESS", "output: s3://data/out/top.tsv"]
@@ -152,7 +156,7 @@ def test_emr_serverless_end_to_end(aws, code):
 
 
 def test_serverless_refuses_values_with_spaces():
-    bundle = Bundle("s3://b/lastfm.zip", "s3://b/top_tracks.py", "s3://b/emr.conf")
+    bundle = Bundle("s3://b/lastfm.zip", "s3://b/top_tracks.py", "s3://b/emr-7.conf")
     with pytest.raises(ValueError, match="whitespace"):
         serverless_job_driver(bundle, {"spark.driver.extraJavaOptions": "-Da=1 -Db=2"}, [])
 
@@ -176,7 +180,7 @@ def test_dataproc_command_uses_another_delimiter_when_a_value_has_commas():
     ]
 
 
-def test_submit_dataproc_dry_run_prints_the_commands_from_conf_dataproc(tmp_path):
+def test_submit_dataproc_dry_run_prints_the_commands_from_conf_dataproc_2(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "submit_dataproc.py"), "--cluster", "lastfm", "--region", "europe-west1",
          "--code-uri", "gs://my-bucket/lastfm/code", "--dry-run", "--", *JOB_ARGS],
@@ -191,10 +195,32 @@ def test_submit_dataproc_dry_run_prints_the_commands_from_conf_dataproc(tmp_path
         "--cluster=lastfm", "--region=europe-west1", "--py-files=gs://my-bucket/lastfm/code/lastfm.zip",
     ]
     assert submit[10:] == ["--", *JOB_ARGS]
-    # conf/spark-defaults.conf overlaid by conf/dataproc.conf; no value there holds a comma
+    # conf/spark-defaults.conf overlaid by conf/dataproc-2.conf; no value there holds a comma
     assert submit[9].startswith("--properties=spark.")
     properties = dict(p.split("=", 1) for p in submit[9].removeprefix("--properties=").split(","))
     assert properties["spark.jars.packages"] == "io.delta:delta-spark_2.12:3.3.2"
     assert properties["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
     assert properties["spark.sql.shuffle.partitions"] == "200"
     assert "spark.jars" not in properties  # the local Delta jars never reach a Dataproc submit
+
+
+def test_submit_dataproc_serverless_dry_run_is_a_batch_on_its_runtime(tmp_path):
+    submit = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, str(REPO / "scripts" / "submit_dataproc.py"), *args, "--region", "europe-west1",
+         "--code-uri", "gs://my-bucket/lastfm/code", "--dry-run", "--", *JOB_ARGS],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    result = submit("--platform", "dataproc-serverless-3.0")
+    assert result.returncode == 0, result.stderr
+    _, batch = (shlex.split(line) for line in result.stdout.splitlines())
+    assert batch[:9] == [
+        "gcloud", "dataproc", "batches", "submit", "pyspark", "gs://my-bucket/lastfm/code/top_tracks.py",
+        "--version=3.0", "--region=europe-west1", "--py-files=gs://my-bucket/lastfm/code/lastfm.zip",
+    ]
+    assert batch[10:] == ["--", *JOB_ARGS]
+    properties = dict(p.split("=", 1) for p in batch[9].removeprefix("--properties=").split(","))
+    assert properties["spark.jars.packages"] == "io.delta:delta-spark_2.13:4.0.0"  # Spark 4.0, Scala 2.13
+
+    # a batch has no cluster, a cluster job needs one: one line, exit 2
+    for args in (["--platform", "dataproc-serverless-3.0", "--cluster", "c1"], ["--platform", "dataproc-2"]):
+        refused = submit(*args)
+        assert refused.returncode == 2 and "--cluster is" in refused.stderr.splitlines()[-1], refused.stderr

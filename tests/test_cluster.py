@@ -8,23 +8,25 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from importlib.metadata import metadata
 from pathlib import Path
 
 import boto3
 import pytest
 from deltalake import DeltaTable
 from moto.server import ThreadedMotoServer
+from packaging.specifiers import SpecifierSet
 
-from lastfm.cluster import is_running, build_zip, master_state, start_standalone, stop_standalone
+from lastfm.cluster import build_zip, is_running, master_state, setup_jars, spark_home, start_standalone, stop_standalone
 from lastfm.config import JobConfig
-from lastfm.duckdb_reference import read_tsv
+from lastfm.duckdb_reference import read_tsv, top_tracks as duckdb_top_tracks
 from lastfm.pipeline import run
 from lastfm.sample_data import write_sample
 from lastfm.targets import conf_flags, jar_files, target_properties
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-JARS, JARS_S3 = REPO / ".cache" / "jars", REPO / ".cache" / "jars-s3"
+JARS, JARS_S3 = setup_jars("delta"), setup_jars("s3")
 APP_NAME = "lastfm-top-tracks"  # jobs/top_tracks.py's appName
 
 # Put in front of the Python path of the submitted job: drops the editable install's finder, so
@@ -174,3 +176,84 @@ def test_standalone_cluster_on_s3a_gives_the_local_answer(standalone, s3, sample
     top = table("top_tracks").sort_by("rank")
     assert list(zip(top.column("artist_name").to_pylist(), top.column("track_name").to_pylist(),
                     top.column("play_count").to_pylist())) == expected
+
+
+# What a managed platform gives a job by default: a plain Python with none of the project's
+# packages (not even pyspark: Spark puts its own on the path), wrapped to log each start. The
+# system python3 (3.11, as on Dataproc 2.x and EMR 8); and Python 3.9, EMR 7's default, on the
+# Spark lines that still run on it (pyspark's own Requires-Python says which: 3.5 and 4.0).
+PROJECT_PACKAGES = ("pyspark", "delta", "lastfm", "numpy", "pandas", "pyarrow", "matplotlib")
+
+
+def plain_pythons() -> list[str]:
+    pythons = ["/usr/bin/python3"]
+    if SpecifierSet(metadata("pyspark")["Requires-Python"]).contains("3.9"):
+        pythons.append("3.9")
+    return pythons
+
+
+def interpreter(python: str) -> str:
+    """A path, or a version that one of pyenv's interpreters has (as this machine kind has them)."""
+    if python.startswith("/"):
+        return python
+    root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip()
+    found = sorted(Path(root, "versions").glob(f"{python}.*/bin/python{python}"))
+    assert found, f"no Python {python} under {root}/versions"
+    return str(found[-1])
+
+
+@pytest.fixture(scope="module", params=plain_pythons())
+def bare_python(tmp_path_factory, request):
+    folder = tmp_path_factory.mktemp("bare-python")
+    wrapper, calls = folder / "python3", folder / "calls.log"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {interpreter(request.param)} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, calls
+
+
+def bare_env(python) -> dict:
+    """Nothing of the venv: no PATH entry, no PYTHONPATH; Spark's own SPARK_HOME."""
+    keep = {k: os.environ[k] for k in ("HOME", "LANG", "JAVA_HOME", "TMPDIR") if k in os.environ}
+    return {**keep, "PATH": "/usr/local/bin:/usr/bin:/bin", "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
+            "PYSPARK_PYTHON": str(python), "PYSPARK_DRIVER_PYTHON": str(python)}
+
+
+@pytest.mark.parametrize("package", PROJECT_PACKAGES)
+def test_the_system_python_has_none_of_the_projects_packages(bare_python, run_dir, package):
+    # the control for the bare-Python cluster test
+    python, _ = bare_python
+    probe = subprocess.run([str(python), "-c", f"import {package}"], cwd=run_dir, env=bare_env(python),
+                           capture_output=True, text=True)
+    assert probe.returncode == 1 and f"No module named '{package}'" in probe.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_standalone_cluster_on_a_bare_python_gives_duckdbs_answer(standalone, bare_python, sample, run_dir, tmp_path):
+    python, calls = bare_python
+    (delta_jar,) = [j for j in jar_files(JARS) if Path(j).name.startswith("delta-spark_")]
+    out = tmp_path / "out"
+    result = subprocess.run([
+        str(spark_home() / "bin" / "spark-submit"), "--master", standalone.url,
+        *conf_flags(target_properties(REPO / "conf", "standalone")),
+        "--conf", "spark.ui.enabled=false",
+        "--py-files", f"lastfm.zip,{delta_jar}",  # the one shipped artifact, and the jar that carries `delta`
+        "top_tracks.py", "--input", str(sample), "--output", str(out / "top.tsv"), "--warehouse", str(out / "wh"),
+    ], cwd=run_dir, env=bare_env(python), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert read_tsv(str(out / "top.tsv")) == duckdb_top_tracks(str(sample))
+    # the driver and the executors' Python workers both ran on the bare Python
+    started = calls.read_text().splitlines()
+    assert [line for line in started if line.startswith(f"{run_dir / 'top_tracks.py'} --input ")]
+    assert [line for line in started if line.startswith("-m pyspark.daemon")]
+
+    # no matplotlib on the driver: every file but the report, said in one log line and the summary
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["report"] is None and "matplotlib is not installed" in summary["report_skipped"]
+    assert (out / "profile.json").exists() and not (out / "report.html").exists()
+    assert len([line for line in result.stdout.splitlines() if "WARNING lastfm.pipeline: report.html not drawn" in line]) == 1
+    # ... which the README's one command draws later, from those files, where matplotlib is
+    drawn = subprocess.run([sys.executable, str(REPO / "scripts" / "render_report.py"), str(out)],
+                           capture_output=True, text=True, timeout=300)
+    assert drawn.returncode == 0, drawn.stderr
+    assert (out / "report.html").read_text().count('src="data:image/png;base64,') == 4

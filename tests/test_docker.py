@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyspark
 import yaml
 
 from lastfm.cluster import MASTER_CLASS, WORKER_CLASS
@@ -28,15 +27,22 @@ def test_dockerfile_passes_hadolint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dockerfile_pins_what_the_venv_runs():
+def test_dockerfile_pins_the_default_spark_line(spark_lines):
     bases = re.findall(r"^FROM (\S+)", DOCKERFILE, re.M)
     assert len(bases) == 2 and all(re.search(r":\d+\.\d+", base) for base in bases), bases
-    assert f'"pyspark=={pyspark.__version__}"' in DOCKERFILE
+    pyspark_version, delta_version, delta_artifact, s3_pom, hadoop_version, sdk_version = spark_lines["default"]
+    assert f'"pyspark=={pyspark_version}" "delta-spark=={delta_version}"' in DOCKERFILE
+    # the image resolves the jars with the poms' defaults: those must be the default line's
+    pom = (REPO / "conf" / "jars.pom.xml").read_text()
+    assert f"<delta.artifact>{delta_artifact}</delta.artifact>" in pom and f"<delta.version>{delta_version}</delta.version>" in pom
+    assert f"conf/jars.pom.xml conf/{s3_pom}.pom.xml" in DOCKERFILE
+    s3 = (REPO / "conf" / f"{s3_pom}.pom.xml").read_text()
+    assert f"<hadoop.version>{hadoop_version}</hadoop.version>" in s3 and f"<aws.sdk.version>{sdk_version}</aws.sdk.version>" in s3
     assert "openjdk-17-jre-headless" in DOCKERFILE and "temurin-17" in DOCKERFILE
     # the jars are resolved with the same flags as `make setup`
     makefile = (REPO / "Makefile").read_text()
     for flags in ("-DincludeScope=runtime -DincludeGroupIds=io.delta",
-                  "-DexcludeGroupIds=io.netty,org.slf4j,commons-logging,commons-codec,org.apache.httpcomponents"):
+                  "-DexcludeGroupIds=io.netty,org.slf4j,commons-logging,commons-codec,org.apache.httpcomponents,com.fasterxml.jackson.core,joda-time"):
         assert flags in DOCKERFILE and flags in makefile
     copied = re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE, re.M)
     for sources in copied:

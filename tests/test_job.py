@@ -67,6 +67,7 @@ def sample(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_end_to_end_matches_duckdb_and_reruns_identically(sample, tmp_path):
     first = submit(*job_args(sample, tmp_path))
     assert first.returncode == 0, first.stderr[-3000:]

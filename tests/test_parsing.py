@@ -1,5 +1,6 @@
 from datetime import datetime
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -13,6 +14,7 @@ def lines(spark, *values):
     return spark.createDataFrame([(v,) for v in values], LINES)
 
 
+@pytest.mark.usefixtures("ansi_mode")
 def test_valid_line_is_typed_and_empty_mbids_become_null(spark):
     parsed = lines(
         spark,
@@ -46,6 +48,7 @@ def test_trailing_carriage_return_is_dropped(spark):
     assert play.track_name == "Jolene"
 
 
+@pytest.mark.usefixtures("ansi_mode")
 def test_each_reject_reason(spark):
     raw = [
         "user_000001\t2008-01-01T00:00:00Z\t\tCake\tJolene",  # five fields
@@ -85,6 +88,7 @@ def test_timestamp_is_the_utc_instant_whatever_the_session_time_zone(spark):
     assert row.seconds == 1236495540  # date -u -d 2009-03-08T06:59:00Z +%s
 
 
+@pytest.mark.usefixtures("ansi_mode")
 def test_only_real_utc_instants_are_valid(spark):
     # seconds since the epoch from `date -u -d ... +%s`; None: no such instant
     expected = {

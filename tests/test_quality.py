@@ -21,16 +21,16 @@ def facts(**changes):
     return {**good, **changes}
 
 
-def check_input(spark, values):
-    return quality.validate_facts(quality.input_expectations(CONFIG, NOW), values)
+def check_input(values):
+    return quality.validate_facts("input", quality.input_expectations(CONFIG, NOW), values)
 
 
-def test_good_input_facts_pass(spark):
-    assert check_input(spark, facts()) == []
+def test_good_input_facts_pass():
+    assert check_input(facts()) == []
 
 
-def test_each_failed_input_expectation_is_named_with_its_value(spark):
-    found = check_input(spark, facts(users=0, duplicate_fraction=0.25, first_play=datetime(1970, 1, 1, tzinfo=timezone.utc),
+def test_each_failed_input_expectation_is_named_with_its_value():
+    found = check_input(facts(users=0, duplicate_fraction=0.25, first_play=datetime(1970, 1, 1, tzinfo=timezone.utc),
                                      last_play=datetime(2031, 5, 1, tzinfo=timezone.utc)))
     assert sorted(found) == sorted([
         "input.users=0 fails greater_than(0)",
@@ -52,10 +52,12 @@ def test_plays_schema_wants_exactly_six_typed_columns(spark):
     good = spark.createDataFrame([], PLAYS)
     assert quality.validate_plays_schema(good) == []
     seventh = good.withColumn("extra", good.user_id)
-    assert quality.validate_plays_schema(seventh) == ["PlaysSchema: column 'extra' not in DataFrameSchema"]
-    assert quality.validate_plays_schema(good.drop("track_name")) == ["PlaysSchema.track_name fails column_in_dataframe"]
+    assert quality.validate_plays_schema(seventh) == ["plays: column 'extra' not expected"]
+    assert quality.validate_plays_schema(good.drop("track_name")) == ["plays.track_name missing"]
     as_text = good.withColumn("ts", good.ts.cast("string"))
-    assert quality.validate_plays_schema(as_text) == ["PlaysSchema.ts fails dtype('TimestampType()')"]
+    assert quality.validate_plays_schema(as_text) == ["plays.ts is string, expected timestamp"]
+    reordered = good.select(*reversed(good.columns))
+    assert quality.validate_plays_schema(reordered) == []
 
 
 def test_enforce_raises_one_line_or_warns():
@@ -80,16 +82,18 @@ def test_checked_output_flags_order_and_membership(spark):
     checked = quality.checked_output(top, in_sessions)
     assert_df_equality(checked, expected, ignore_row_order=True, ignore_nullable=True)
 
-    rows, _ = quality.output_expectations(CONFIG)
-    assert sorted(quality.validate_output(rows, checked)) == ["output.in_order fails equal_to(True)",
-                                                      "output.in_top_sessions fails equal_to(True)"]
+    assert sorted(quality.validate_output(checked)) == ["output.in_order fails equal_to(True)",
+                                                        "output.in_top_sessions fails equal_to(True)"]
+    unnamed = spark.createDataFrame([(1, None, "Jolene", 5, True, True)], checked.schema)
+    assert quality.validate_output(unnamed) == ["output.artist_name fails not_null"]
 
 
-def test_output_row_count_expectation(spark):
-    _, schema = quality.output_expectations(CONFIG)  # M = 3
-    check = lambda rows, songs: quality.validate_facts(schema, quality.output_facts(rows, songs, CONFIG))  # noqa: E731
+def test_output_row_count_expectation():
+    expectations = quality.output_expectations(CONFIG)  # M = 3
+    check = lambda rows, songs: quality.validate_facts("output", expectations, quality.output_facts(rows, songs, CONFIG))  # noqa: E731
     assert check(3, 10) == [] and check(2, 2) == []
     assert check(2, 10) == ["output.row_shortfall=1 fails equal_to(0)"]
+    assert check(4, 10) == ["output.rows=4 fails less_than_or_equal_to(3)", "output.row_shortfall=-1 fails equal_to(0)"]
 
 
 def test_delta_check_constraint_failure_is_a_data_quality_error(spark, tmp_path):

@@ -1,6 +1,7 @@
 """report.html: self-contained, four PNG figures; and (slow) rendered by headless Chromium."""
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -8,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from lastfm.report import render
+from lastfm.report import render, render_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -74,3 +75,14 @@ def test_report_renders_in_headless_chromium(tmp_path):
     shot = tmp_path / "shot.png"
     screenshot = run(f"--screenshot={shot}", "--window-size=1000,1400")
     assert screenshot.returncode == 0 and shot.read_bytes().startswith(PNG_MAGIC), screenshot.stderr[-2000:]
+
+
+def test_render_run_draws_the_page_from_the_json_files_of_a_run(tmp_path):
+    # what scripts/render_report.py reads: run_summary.json and profile.json, times as UTC ISO text
+    summary = {"input": "data/in.tsv", "run_at": "2026-01-01T12:00:00Z", "top_tracks": TOP_TRACKS,
+               "session_length_histogram": [list(pair) for pair in HISTOGRAM],
+               "top_sessions": [{"user_id": "u1", "session_start": "2009-01-01T10:00:00Z",
+                                 "session_end": "2009-01-01T11:00:00Z", "play_count": 6}]}
+    html = render_run(json.loads(json.dumps(summary)), json.loads(json.dumps(PROFILE)))
+    assert html.count('src="data:image/png;base64,') == 4
+    assert "input data/in.tsv, generated 2026-01-01 12:00 UTC" in html

@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta
 
+import pytest
 from chispa import assert_df_equality
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ def plays(spark, rows):
     return spark.createDataFrame([(u, ts, None, "Artist", None, "Track") for u, ts in rows], PLAYS)
 
 
+@pytest.mark.usefixtures("ansi_mode")
 def test_gap_of_exactly_twenty_minutes_joins_and_one_second_more_splits(spark):
     rows = [("u1", at(0)), ("u1", at(20)), ("u1", at(40, 1)), ("u1", at(41))]
     expected = spark.createDataFrame(
@@ -28,6 +30,7 @@ def test_gap_of_exactly_twenty_minutes_joins_and_one_second_more_splits(spark):
     assert_df_equality(sessions, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
 
 
+@pytest.mark.usefixtures("ansi_mode")
 def test_the_rule_holds_before_1970_and_after_2038(spark):
     # the window orders by one long key built from the epoch second: negative and large ones too
     for start in (datetime(1965, 3, 1), datetime(2105, 3, 1)):

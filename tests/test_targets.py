@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from lastfm.targets import TARGETS, conf_flags, jar_files, py_files, read_properties, target_properties
+from lastfm.cluster import setup_jars
+from lastfm.targets import PLATFORMS, TARGETS, conf_flags, jar_files, py_files, read_properties, target_properties
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -20,8 +21,8 @@ def test_read_properties_spaces_tabs_comments(tmp_path):
 
 def test_target_overrides_defaults_and_py_files_get_their_own_flag(tmp_path):
     (tmp_path / "spark-defaults.conf").write_text("spark.a 1\nspark.b 2\n")
-    (tmp_path / "emr.conf").write_text("spark.b 3\nspark.submit.pyFiles local:///d.jar\n")
-    properties = target_properties(tmp_path, "emr")
+    (tmp_path / "emr-7.conf").write_text("spark.b 3\nspark.submit.pyFiles local:///d.jar\n")
+    properties = target_properties(tmp_path, "emr-7")
     assert properties == {"spark.a": "1", "spark.b": "3", "spark.submit.pyFiles": "local:///d.jar"}
     assert conf_flags(properties) == ["--conf", "spark.a=1", "--conf", "spark.b=3"]
     assert py_files("s3://b/lastfm.zip", properties) == ["s3://b/lastfm.zip", "local:///d.jar"]
@@ -35,9 +36,19 @@ def test_every_target_has_a_conf_with_delta_and_no_credentials():
         properties = target_properties(REPO / "conf", target)
         assert properties["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension", target
         assert not [key for key in properties if any(word in key.lower() for word in ("secret", "access.key", "password", "token"))]
-    assert "delta-spark.jar" in read_properties(REPO / "conf" / "emr.conf")["spark.jars"]
-    assert read_properties(REPO / "conf" / "dataproc.conf")["spark.jars.packages"] == "io.delta:delta-spark_2.12:3.3.2"
     assert read_properties(REPO / "conf" / "standalone.conf")["spark.master"] == "spark://127.0.0.1:7077"
+
+
+def test_each_platform_conf_takes_the_delta_of_the_spark_line_tested_here(spark_lines):
+    assert set(PLATFORMS.values()) <= set(spark_lines)
+    for platform, line in PLATFORMS.items():
+        conf = read_properties(REPO / "conf" / f"{platform}.conf")
+        _, delta_version, delta_artifact = spark_lines[line][:3]
+        if platform.startswith("dataproc-"):  # no Delta on the image: the line's package, right Scala
+            assert conf["spark.jars.packages"] == f"io.delta:{delta_artifact}:{delta_version}", platform
+        else:  # EMR: Delta on the image, its jar also on the Python path (the `delta` package)
+            assert conf["spark.jars"] == "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar"
+            assert conf["spark.submit.pyFiles"] == "local:///usr/share/aws/delta/lib/delta-spark.jar"
 
 
 def test_jar_files_sorted_per_folder(tmp_path):
@@ -50,14 +61,16 @@ def test_jar_files_sorted_per_folder(tmp_path):
         str(tmp_path / "one" / "a.jar"), str(tmp_path / "one" / "b.jar"), str(tmp_path / "two" / "0.jar")]
 
 
-def test_s3_jars_match_pyspark_hadoop():
+def test_s3_jars_match_pyspark_hadoop():  # on every Spark line (make setup SPARK=...)
     import pyspark
 
     pyspark_jars = [p.name for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")]
-    assert [n for n in pyspark_jars if n.startswith("hadoop-client-api-")] == ["hadoop-client-api-3.4.2.jar"]
-    names = [Path(j).name for j in jar_files(REPO / ".cache" / "jars-s3")]
-    assert "hadoop-aws-3.4.2.jar" in names and "s3-2.29.52.jar" in names
-    assert not [n for n in names if n.startswith("bundle-")]
+    (hadoop,) = [n.removeprefix("hadoop-client-api-") for n in pyspark_jars if n.startswith("hadoop-client-api-")]
+    names = [Path(j).name for j in jar_files(setup_jars("s3"))]
+    assert f"hadoop-aws-{hadoop}" in names
+    # the S3 client modules, not the SDK's shaded bundles (v2: bundle, 641 MB; v1: aws-java-sdk-bundle, 280 MB)
+    assert [n for n in names if n.startswith(("s3-2.", "aws-java-sdk-s3-1."))]
+    assert not [n for n in names if "bundle" in n]
     # nothing pyspark already ships (netty, httpclient, slf4j...), in another version
     artifact = lambda name: name.rsplit("-", 1)[0]  # noqa: E731
     assert not {artifact(n) for n in names} & {artifact(n) for n in pyspark_jars}
