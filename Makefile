@@ -44,7 +44,7 @@ help: ## list the targets
 
 setup: $(SETUP_STAMP) ## venv, package (editable, with test extras), Delta and S3 jars; idempotent
 
-$(SETUP_STAMP): Makefile setup.py conf/jars.pom.xml $(S3_POM) conf/spark-defaults.conf conf/log4j2.properties
+$(SETUP_STAMP): Makefile setup.py conf/jars.pom.xml $(S3_POM) conf/spark-defaults.conf conf/local.conf conf/log4j2.properties
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[test]' 'pyspark==$(PYSPARK_VERSION)' 'delta-spark==$(DELTA_VERSION)'
@@ -57,7 +57,7 @@ $(SETUP_STAMP): Makefile setup.py conf/jars.pom.xml $(S3_POM) conf/spark-default
 	    -DoutputDirectory=$(JARS_S3)
 	spark_conf=$$($(PYTHON) -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "conf"))') \
 	  && mkdir -p $$spark_conf \
-	  && { cat conf/spark-defaults.conf; echo "spark.jars $$(ls $(JARS)/*.jar | paste -sd, -)"; } \
+	  && { cat conf/spark-defaults.conf conf/local.conf; echo "spark.jars $$(ls $(JARS)/*.jar | paste -sd, -)"; } \
 	     > $$spark_conf/spark-defaults.conf \
 	  && cp conf/log4j2.properties $$spark_conf/log4j2.properties
 	touch $@
@@ -85,8 +85,11 @@ test: $(SETUP_STAMP) browser ## the whole suite, slow tests included
 test-fast: $(SETUP_STAMP) ## the fast tests only
 	$(PYTHON) -m pytest -m "not slow"
 
+# The tests of what runs no Spark (the dataset fetch, docker/, the cloud submissions) run once, on
+# the default line. Its own temporary folder, so that it can run beside `make test` (.ci/run).
 test-line: $(SETUP_STAMP) ## the fast tests and the end-to-end answers vs DuckDB: what CI runs on SPARK=3.5 and 4.0
-	$(PYTHON) -m pytest -m "not slow or e2e"
+	$(PYTHON) -m pytest -m "not slow or e2e" --ignore=tests/test_dataset.py --ignore=tests/test_docker.py \
+	    --ignore=tests/test_cloud.py --basetemp=$(CURDIR)/.cache/pytest-spark$(SPARK)
 
 package: $(SETUP_STAMP) ## dist/lastfm.zip (for --py-files) and a wheel, for clusters
 	$(PYTHON) scripts/package_zip.py --output dist/lastfm.zip

@@ -71,8 +71,23 @@ def print_error(message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def one_line(error: Exception, config: JobConfig | None) -> str:
+    """An unexpected error as one line: its type and the first line of its message (a JVM error's
+    message names the Java exception and usually the path), plus the run's paths when the line
+    names none of them."""
+    java = getattr(error, "java_exception", None)  # Py4J's "An error occurred while calling o42.save"
+    lines = [line.strip() for line in str(java.toString() if java is not None else error).splitlines() if line.strip()]
+    text = lines[0] if java is not None and lines else f"{type(error).__name__}: {lines[0] if lines else 'no message'}"
+    text = text[:1000]
+    paths = (config.input, config.output, config.warehouse) if config else ()
+    if paths and not any(path in text for path in paths):
+        text += f" (input {config.input}, output {config.output}, warehouse {config.warehouse})"
+    return text
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = None
     try:
         config = parse_args(argv)
         spark = build_spark()
@@ -83,6 +98,10 @@ def main(argv=None) -> int:
     except JobError as error:
         print_error(f"error: {error}")
         return error.exit_code
+    except Exception as error:  # anything else (a storage error, a bug): one line here, the trace in the log
+        log.exception("run failed")
+        print_error(f"error: {one_line(error, config)}")
+        return 1
     log.info("run summary %s", json.dumps(summary, default=str))
     print(format_table(summary["top_tracks"]))
     print(f"wrote {summary['output']} and Delta tables under {config.warehouse}")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from lastfm.errors import UsageError
 
+MAX_GAP_MINUTES = 1e9  # ~1,900 years: longer than any listening history
 TABLES = ("plays", "rejects", "sessions", "top_sessions", "top_tracks", "profile")
 
 
@@ -23,8 +24,9 @@ class JobConfig:
     warn_only: bool = False  # failed data expectations are logged, not fatal
 
     def __post_init__(self):
-        if self.session_gap_minutes < 0:
-            raise UsageError(f"--session-gap-minutes must be >= 0, got {self.session_gap_minutes}")
+        # `not <=`, so that nan fails too; the cap keeps the gap in seconds a 64-bit number
+        if not 0 <= self.session_gap_minutes <= MAX_GAP_MINUTES:
+            raise UsageError(f"--session-gap-minutes must be between 0 and {MAX_GAP_MINUTES:g}, got {self.session_gap_minutes}")
         for name in ("top_sessions", "top_tracks"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

@@ -4,11 +4,13 @@ Parsing the raw TSV is the most expensive stage, and a re-run that only changes 
 (`--session-gap-minutes`, `--top-sessions`, `--top-tracks`) does not need it. Each parse commit
 of `plays` and `rejects` carries, in its Delta `userMetadata`, a fingerprint of:
 - every input file's path, size and modification time (a file listing, no read of the data),
-- the source of the code that decides what a play is and what the parse observes (the
-  parsing, schema and profiling modules, passed in by the pipeline).
+- everything that decides what a play is, how the input is read and written and what the parse
+  observes (pipeline.PARSE_CODE: the parsing, schema, profiling, reading and writing modules,
+  the parse itself, and the plays and rejects tables' constraints and properties).
 The rejects commit, written last, also carries the input profile observed during the parse
 (profiling.observe_input). The next run reuses both tables, and that profile, when the latest
-commit of each holds the fingerprint of the current input; anything else (another file, a
+commit of each holds the fingerprint of the current input and the rows each wrote are the rows
+the parse observed (a parse that failed that check is never reused); anything else (another file, a
 rewritten or touched file, a changed parser, a missing table, a run that died between the two
 writes) parses again.
 """
@@ -18,24 +20,27 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from types import ModuleType
+from types import FunctionType, ModuleType
 
 NOTE_KEY = "input_fingerprint"
 PROFILE_KEY = "input_profile"
 
 
-def input_fingerprint(files: list[tuple[str, int, int]], code: tuple[ModuleType, ...] = ()) -> str:
-    """sha256 hex of the (path, size, modification time) of `files` and the source of `code`."""
-    source = hashlib.sha256("".join(_source(module) for module in code).encode("utf-8"))
+def input_fingerprint(files: list[tuple[str, int, int]], code: tuple = ()) -> str:
+    """sha256 hex of the (path, size, modification time) of `files` and of `code`: the source of
+    each module or function in it, the repr of any other value (settings)."""
+    source = hashlib.sha256("".join(_source(part) for part in code).encode("utf-8"))
     payload = json.dumps({"files": sorted([list(f) for f in files]), "code": source.hexdigest()})
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _source(module: ModuleType) -> str:
+def _source(part) -> str:
+    if not isinstance(part, (ModuleType, FunctionType)):
+        return repr(part)
     try:
-        return inspect.getsource(module)  # also from a --py-files zip
+        return inspect.getsource(part)  # also from a --py-files zip
     except (OSError, TypeError):  # shipped without sources: code changes go unnoticed
-        return module.__name__
+        return f"{part.__module__}.{part.__qualname__}" if isinstance(part, FunctionType) else part.__name__
 
 
 def commit_note(fingerprint: str, input_profile: dict | None = None) -> str:

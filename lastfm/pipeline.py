@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
-from lastfm import parsing, profiling, quality, report, schemas
+from lastfm import parsing, profiling, quality, reading, report, schemas, writing
 from lastfm.config import TABLES, JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.parsing import parse_lines, rejected_lines, valid_plays
@@ -29,6 +29,9 @@ from lastfm.writing import TableVersion, write_single_tsv, write_table, write_te
 
 log = logging.getLogger(__name__)
 CONSTRAINTS = quality.TABLE_CONSTRAINTS
+# The write that observes the input has finished when the metrics are asked for: they are due at
+# once, and a wait this long means they are lost.
+OBSERVATION_TIMEOUT_SECONDS = 120
 # Delta keeps per-file min/max statistics of the first 32 columns by default; plays is only ever
 # filtered on these two (the top sessions' users and times), and statistics on the names and
 # MBIDs cost ~15% of the parse's CPU (measured).
@@ -50,18 +53,21 @@ class Stopwatch:
         log.info("stage %s done in %.1f s", name, self.seconds[name])
 
 
-def check_reject_fraction(valid: int, rejected: int, config: JobConfig, rejects_path: str) -> None:
-    """Raise if the input is unusable (no valid row) or rejects too many lines."""
+def check_reject_fraction(valid: int, rejected: int, config: JobConfig, rejects_path: str) -> list[str]:
+    """Raise if the input is unusable (no valid row) or rejects too many lines; with --warn-only
+    the second is logged and returned, for the run summary."""
     total = valid + rejected
     if valid == 0:
         raise UsageError(f"no valid rows in input {config.input}: all {total} lines rejected (see {rejects_path})")
     fraction = rejected / total
-    if fraction > config.max_reject_fraction:
-        message = (f"{rejected} of {total} lines rejected ({fraction:.4%}) in {config.input}, above "
-                   f"--max-reject-fraction {config.max_reject_fraction} (see {rejects_path})")
-        if not config.warn_only:
-            raise DataQualityError(message)
-        log.warning("%s (--warn-only)", message)
+    if fraction <= config.max_reject_fraction:
+        return []
+    message = (f"{rejected} of {total} lines rejected ({fraction:.4%}) in {config.input}, above "
+               f"--max-reject-fraction {config.max_reject_fraction} (see {rejects_path})")
+    if not config.warn_only:
+        raise DataQualityError(message)
+    log.warning("%s (--warn-only)", message)
+    return [message]
 
 
 def check_input(plays, profile: dict, config: JobConfig) -> list[str]:
@@ -73,41 +79,38 @@ def check_input(plays, profile: dict, config: JobConfig) -> list[str]:
     return quality.enforce(found, "input", config.warn_only)
 
 
-def check_output(top, songs_in_top_sessions, config: JobConfig, rows_read: int) -> tuple[list[str], dict, list[dict]]:
-    """The output expectations on the top_tracks table, before it becomes the deliverable, and
-    the known-answer check when the input is the real file: (failures, known-answer result,
-    the top rows)."""
+def check_output(top, plays, longest, songs_in_top_sessions: int, config: JobConfig,
+                 rows_read: int) -> tuple[list[str], dict, list[dict]]:
+    """The output expectations on the top_tracks table, before it becomes the deliverable (its
+    songs recounted from `plays` in the `longest` sessions), and the known-answer check when the
+    input is the real file: (failures, known-answer result, the top rows)."""
     top_rows = [row.asDict() for row in top.orderBy(RANK).select(*OUTPUT_COLUMNS).collect()]
-    found = quality.validate_output(quality.checked_output(top, songs_in_top_sessions))
+    found = quality.validate_output(quality.checked_output(top, plays, longest))
     found += quality.validate_facts("output", quality.output_expectations(config),
-                                    quality.output_facts(len(top_rows), songs_in_top_sessions.count(), config))
-    answer = quality.known_answer_check(config, rows_read, lambda: recorded_or_computed_md5(config.input), top_rows)
+                                    quality.output_facts(len(top_rows), songs_in_top_sessions, config))
+    answer = quality.known_answer_check(config, rows_read, lambda: recorded_or_computed_md5(top.sparkSession, config.input), top_rows)
     if answer["checked"] and not answer["matches"]:
         found.append(f"not the published answer for the real file: {'; '.join(answer['differences'])}")
     return quality.enforce(found, "output", config.warn_only), answer, top_rows
 
 
-def write_profile(spark: SparkSession, profile: dict, sessions, config: JobConfig) -> TableVersion:
-    """The `profile` table and profile.json beside the deliverable; the table version."""
+def write_profile_table(spark: SparkSession, profile: dict, sessions, config: JobConfig) -> TableVersion:
+    """Add the session profile to `profile` and write the `profile` table; the table version."""
     profile["sessions"] = profiling.session_profile(sessions)
     rows = spark.createDataFrame(profiling.flatten(profile), profiling.PROFILE)
-    written = write_table(rows, config.table_path("profile"), constraints=quality.TABLE_CONSTRAINTS["profile"])
-    write_text(spark, json.dumps(profile, indent=2) + "\n", config.beside_output("profile.json"))
-    return written
+    return write_table(rows, config.table_path("profile"), constraints=quality.TABLE_CONSTRAINTS["profile"])
 
 
-def write_report(spark: SparkSession, summary: dict, profile: dict) -> str | None:
-    """report.html beside the deliverable, drawn from what run_summary.json and profile.json hold;
-    None, with the reason logged, where the driver has no matplotlib."""
+def draw_report(summary: dict, profile: dict) -> str | None:
+    """report.html's page, drawn from what run_summary.json and profile.json hold; None, with the
+    reason logged, where the driver has no matplotlib."""
     try:
-        page = report.render_run(summary, profile)
+        return report.render_run(summary, profile)
     except ModuleNotFoundError as missing:
         if missing.name != "matplotlib":
             raise
         log.warning("%s", REPORT_SKIPPED)
         return None
-    write_text(spark, page, summary["report"])
-    return summary["report"]
 
 
 REPORT_SKIPPED = ("report.html not drawn: matplotlib is not installed on the driver; every other file is written, "
@@ -138,13 +141,24 @@ def parse_input(spark: SparkSession, config: JobConfig, fingerprint: str) -> tup
     parsed = read_lines(spark, config.input).transform(parse_lines)
     plays = write_table(valid_plays(profiling.observe_input(parsed, observation)), path("plays"), note=commit_note(fingerprint),
                         constraints=CONSTRAINTS["plays"], properties=PLAYS_PROPERTIES)
-    profile = profiling.input_profile(observation.get)
+    metrics = profiling.observed(observation, OBSERVATION_TIMEOUT_SECONDS)
+    if metrics is None:
+        log.warning("the parse's observed metrics did not arrive within %d s: profiling the input by another pass",
+                    OBSERVATION_TIMEOUT_SECONDS)
+        metrics = profiling.aggregate_input(parsed)
+    profile = profiling.input_profile(metrics)
     counts = profile["rows"]
     lines = rejected_lines(parsed) if counts["rejected"] else spark.createDataFrame([], schemas.REJECTS)
     rejects = write_table(lines, path("rejects"), note=commit_note(fingerprint, profile), constraints=CONSTRAINTS["rejects"])
     if (plays.rows, rejects.rows) != (counts["valid"], counts["rejected"]):
         raise RuntimeError(f"parse wrote {plays.rows} plays and {rejects.rows} rejects, observed {counts}")
     return plays, rejects, profile
+
+
+# Everything that shapes `plays`, `rejects` and the input profile: a change to any of it means a
+# fresh parse (lineage.py).
+PARSE_CODE = (parsing, schemas, profiling, reading, writing, parse_input, PLAYS_PROPERTIES,
+              CONSTRAINTS["plays"], CONSTRAINTS["rejects"])
 
 
 def reusable_parse(spark: SparkSession, fingerprint: str, plays_uri: str, rejects_uri: str):
@@ -154,7 +168,9 @@ def reusable_parse(spark: SparkSession, fingerprint: str, plays_uri: str, reject
     if any(c is None or noted_fingerprint(c["userMetadata"]) != fingerprint for c in commits):
         return None
     profile = noted_profile(commits[1]["userMetadata"])
-    if profile is None:
+    # reusable only once verified: the rows each commit wrote are the rows the parse observed
+    # (parse_input raises when they differ, after both commits are made)
+    if profile is None or (commits[0]["rows"], commits[1]["rows"]) != (profile["rows"]["valid"], profile["rows"]["rejected"]):
         return None
     plays, rejects = (TableVersion(uri, c["version"], c["rows"]) for uri, c in zip((plays_uri, rejects_uri), commits))
     return plays, rejects, profile
@@ -165,14 +181,14 @@ def run(spark: SparkSession, config: JobConfig) -> dict:
     started, clock = time.time(), Stopwatch()
     path = config.table_path
     files = input_files(spark, config.input)
-    fingerprint = input_fingerprint(files, code=(parsing, schemas, profiling))
+    fingerprint = input_fingerprint(files, code=PARSE_CODE)
     with clock.stage("parse"):
         reused = reusable_parse(spark, fingerprint, path("plays"), path("rejects"))
         if reused:
             log.info("input unchanged (fingerprint %s): reusing plays v%d and rejects v%d",
                      fingerprint[:12], reused[0].version, reused[1].version)
         plays_written, rejects_written, input_profile = reused or parse_input(spark, config, fingerprint)
-    check_reject_fraction(plays_written.rows, rejects_written.rows, config, path("rejects"))
+    warnings = check_reject_fraction(plays_written.rows, rejects_written.rows, config, path("rejects"))
 
     plays = read_table(spark, path("plays"))
     with clock.stage("sessions"):
@@ -182,25 +198,25 @@ def run(spark: SparkSession, config: JobConfig) -> dict:
         sessions = read_table(spark, path("sessions"))
     with clock.stage("check_input"):
         profile = {**input_profile, **profiling.user_profile(sessions)}
-        warnings = check_input(plays, profile, config)
+        warnings += check_input(plays, profile, config)
     with clock.stage("top_sessions"):
         longest = sessions.transform(top_sessions(config.top_sessions))
         top_sessions_written = write_table(longest, path("top_sessions"), constraints=CONSTRAINTS["top_sessions"])
         longest = read_table(spark, path("top_sessions"))
     with clock.stage("top_tracks"):
-        # small (the songs of N sessions) and read three times: computed once
+        # small (the songs of N sessions) and read twice: computed once
         songs = plays.transform(plays_in_sessions(longest)).transform(song_play_counts).cache()
         top_tracks_written = write_table(songs.transform(most_played(config.top_tracks)), path("top_tracks"),
                                          constraints=CONSTRAINTS["top_tracks"])
+        songs_in_top_sessions = songs.count()
+        songs.unpersist()
     with clock.stage("check_output"):
         top = read_table(spark, path("top_tracks"))
-        found, known_answer, top_rows = check_output(top, songs, config, plays_written.rows + rejects_written.rows)
+        found, known_answer, top_rows = check_output(top, plays, longest, songs_in_top_sessions, config,
+                                                     plays_written.rows + rejects_written.rows)
         warnings += found
-        songs.unpersist()
-    with clock.stage("deliverable"):
-        write_single_tsv(top, config.output)  # the same table version check_output just passed
     with clock.stage("profile_report"):
-        profile_written = write_profile(spark, profile, sessions, config)
+        profile_written = write_profile_table(spark, profile, sessions, config)
         summary = {
             "run_at": iso_instant(int(started)),
             "input": config.input,
@@ -228,9 +244,18 @@ def run(spark: SparkSession, config: JobConfig) -> dict:
             "report": config.beside_output("report.html"),
             "run_summary": config.beside_output("run_summary.json"),
         }
-        if write_report(spark, summary, profile) is None:
+        page = draw_report(summary, profile)
+        if page is None:
             summary["report"], summary["report_skipped"] = None, REPORT_SKIPPED
-    write_text(spark, json.dumps(summary, indent=2, default=str) + "\n", summary["run_summary"])
+    # Every file is rendered before any is written, so a failure up to here leaves the earlier
+    # run's files as they were; the side files go first and the deliverable, which a reader
+    # takes as the sign of a finished run, last.
+    with clock.stage("deliverable"):
+        write_text(spark, json.dumps(profile, indent=2) + "\n", summary["profile"])
+        if page is not None:
+            write_text(spark, page, summary["report"])
+        write_text(spark, json.dumps(summary, indent=2, default=str) + "\n", summary["run_summary"])
+        write_single_tsv(top, config.output)  # the same table version check_output just passed
     return summary
 
 

@@ -15,6 +15,7 @@ relative error): exact ones would cost one shuffle per column. Percentiles are `
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame, Observation
@@ -58,9 +59,9 @@ DISTINCT_FIELDS = (ARTIST_NAME, TRACK_NAME)
 HOUR = "_hour"
 
 
-def observe_input(parsed: DataFrame, observation: Observation) -> DataFrame:
-    """`parsed` (parsing.parse_lines: fields and `reason`) with `observation` collecting the
-    aggregates that `input_profile` turns into the input profile, as the rows go by."""
+def _input_metrics(parsed: DataFrame) -> tuple[DataFrame, list]:
+    """`parsed` with the hour column, and the aggregates that `input_profile` turns into the input
+    profile."""
     valid = F.col(REASON).isNull()
     metrics = [F.count(F.lit(1)).alias("read")]
     metrics += [F.count_if(F.col(REASON) == reason).alias(f"rejected.{reason}") for reason in REJECT_REASONS]
@@ -76,8 +77,31 @@ def observe_input(parsed: DataFrame, observation: Observation) -> DataFrame:
     metrics += [F.min(seconds).alias("first"), F.max(seconds).alias("last")]
     metrics += [F.count_if(F.col(HOUR) == h).alias(f"hour.{h}") for h in range(24)]
     # the hour once per row, in the parse's own (compiled) projection, not 24 times per row
-    with_hour = parsed.withColumn(HOUR, F.floor(F.pmod(seconds, 86_400) / 3_600))
+    return parsed.withColumn(HOUR, F.floor(F.pmod(seconds, 86_400) / 3_600)), metrics
+
+
+def observe_input(parsed: DataFrame, observation: Observation) -> DataFrame:
+    """`parsed` (parsing.parse_lines: fields and `reason`) with `observation` collecting the
+    aggregates that `input_profile` turns into the input profile, as the rows go by."""
+    with_hour, metrics = _input_metrics(parsed)
     return with_hour.observe(observation, *metrics).drop(HOUR)
+
+
+def aggregate_input(parsed: DataFrame) -> dict:
+    """The same aggregates as `observe_input`, by a pass of their own (the fallback of `observed`)."""
+    with_hour, metrics = _input_metrics(parsed)
+    return with_hour.agg(*metrics).first().asDict()
+
+
+def observed(observation: Observation, timeout_seconds: float) -> dict | None:
+    """`observation.get`, waited for at most `timeout_seconds`: it blocks until the observed action
+    reports its metrics, and forever if they never arrive. None on time-out (the waiting thread
+    is a daemon: it never holds up the driver's exit)."""
+    result = {}
+    waiter = threading.Thread(target=lambda: result.update(metrics=observation.get), daemon=True)
+    waiter.start()
+    waiter.join(timeout_seconds)
+    return result.get("metrics")
 
 
 def input_profile(metrics: dict) -> dict:

@@ -6,8 +6,6 @@ Paths are any URI Spark's Hadoop layer reads (local, file://, s3a://, gs://, hdf
 from __future__ import annotations
 
 import hashlib
-import os
-from urllib.parse import urlparse
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -22,22 +20,34 @@ def hadoop_path(spark: SparkSession, uri: str):
     return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
 
+def local_path(spark: SparkSession, uri: str) -> str | None:
+    """The driver's own path for `uri` when Spark resolves it to the local file system (a file:
+    URI, or no scheme while fs.defaultFS is file:///, as in local mode); None for any other file
+    system (a path with no scheme is on HDFS where fs.defaultFS says so, as on EMR and Dataproc)."""
+    path, fs = hadoop_path(spark, uri)
+    qualified = fs.makeQualified(path).toUri()
+    return qualified.getPath() if qualified.getScheme() == "file" else None
+
+
 def input_files(spark: SparkSession, uri: str) -> list[tuple[str, int, int]]:
     """(path, size, modification time) of every data file under `uri`, a file or a directory.
 
-    Raises UsageError when the path is missing or holds no data. Like Spark's own readers,
-    names starting with `_` or `.` are skipped.
+    Raises UsageError when the path is missing or holds no data. Like Spark's own readers, files
+    and folders whose names start with `_` or `.` are skipped (`_SUCCESS`, `_temporary/`,
+    `.hidden/`): only what Spark reads counts.
     """
     path, fs = hadoop_path(spark, uri)
     if not fs.exists(path):
         raise UsageError(f"input not found: {uri}")
+    root = fs.makeQualified(path).toString().rstrip("/")
     files = []
     listing = fs.listFiles(path, True)
     while listing.hasNext():
         status = listing.next()
-        name = status.getPath().getName()
-        if not name.startswith(("_", ".")):
-            files.append((status.getPath().toString(), status.getLen(), status.getModificationTime()))
+        found = status.getPath().toString()
+        below_root = found[len(root):].strip("/").split("/") if found.startswith(root + "/") else []
+        if not any(part.startswith(("_", ".")) for part in [*below_root, status.getPath().getName()]):
+            files.append((found, status.getLen(), status.getModificationTime()))
     if sum(size for _, size, _ in files) == 0:
         raise UsageError(f"input is empty: {uri}")
     return sorted(files)
@@ -53,13 +63,17 @@ def read_table(spark: SparkSession, uri: str) -> DataFrame:
 
 
 def latest_commit(spark: SparkSession, uri: str) -> dict | None:
-    """`version`, `userMetadata` and `rows` (numOutputRows) of the latest commit of the Delta
-    table at `uri`; None when there is no Delta table there. Reads only the transaction log."""
+    """`version`, `userMetadata` and `rows` of the latest commit of the Delta table at `uri`; None
+    when there is no Delta table there. `rows` is the commit's numOutputRows metric, read from
+    the transaction log; where commit metrics are off (spark.databricks.delta.history.
+    metricsEnabled=false) the rows of that version are counted instead."""
     if not DeltaTable.isDeltaTable(spark, uri):
         return None
     last = DeltaTable.forPath(spark, uri).history(1).select("version", "userMetadata", "operationMetrics").head()
-    metrics = last["operationMetrics"] or {}
-    return {"version": last["version"], "userMetadata": last["userMetadata"], "rows": int(metrics.get("numOutputRows", 0))}
+    rows = (last["operationMetrics"] or {}).get("numOutputRows")
+    if rows is None:
+        rows = spark.read.format("delta").option("versionAsOf", last["version"]).load(uri).count()
+    return {"version": last["version"], "userMetadata": last["userMetadata"], "rows": int(rows)}
 
 
 def path_exists(spark: SparkSession, uri: str) -> bool:
@@ -67,19 +81,25 @@ def path_exists(spark: SparkSession, uri: str) -> bool:
     return fs.exists(path)
 
 
-def recorded_or_computed_md5(uri: str) -> str | None:
-    """MD5 of a local input file: from its `<file>.md5` sidecar (written by the dataset fetch,
-    `md5sum` format) when that is newer than the file, else computed; None when not local."""
-    parsed = urlparse(uri)
-    path = parsed.path if parsed.scheme == "file" else uri if parsed.scheme == "" else None
-    if path is None or not os.path.isfile(path):
+def recorded_or_computed_md5(spark: SparkSession, uri: str) -> str | None:
+    """MD5 of an input file: from its `<file>.md5` sidecar (written by the dataset fetch, `md5sum`
+    format) when that is newer than the file, on whatever file system the input is; else
+    computed, when the file is local to the driver; else None (unknown)."""
+    path, fs = hadoop_path(spark, uri)
+    sidecar, _ = hadoop_path(spark, f"{uri}.md5")
+    if not fs.isFile(path):
         return None
-    sidecar = f"{path}.md5"
-    if os.path.isfile(sidecar) and os.path.getmtime(sidecar) >= os.path.getmtime(path):
-        with open(sidecar, encoding="utf-8") as handle:
-            return handle.read().split()[0]
+    if fs.isFile(sidecar) and fs.getFileStatus(sidecar).getModificationTime() >= fs.getFileStatus(path).getModificationTime():
+        stream = fs.open(sidecar)
+        try:
+            return spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8").split()[0]
+        finally:
+            stream.close()
+    local = local_path(spark, uri)
+    if local is None:
+        return None
     digest = hashlib.md5()
-    with open(path, "rb") as handle:
+    with open(local, "rb") as handle:
         while chunk := handle.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()

@@ -62,7 +62,7 @@ def top_songs_figure(top_tracks: list[dict]) -> str:
     labels = [f"{r['artist_name']} - {r['track_name']}" for r in top_tracks][::-1]
     counts = [r["play_count"] for r in top_tracks][::-1]
     axes.barh(range(len(counts)), counts, color="#d62728")
-    axes.set_yticks(range(len(counts)), labels)
+    axes.set_yticks(range(len(counts)), labels, parse_math=False)  # names are data: `$_$` stays `$_$`
     axes.set(xlabel="plays in the top sessions", title=f"Top {len(counts)} songs in the longest sessions")
     return _png(figure)
 
@@ -79,7 +79,7 @@ def sessions_timeline_figure(top_sessions: list[dict]) -> str:
         start, end = mdates.date2num(s["session_start"]), mdates.date2num(s["session_end"])
         axes.plot([start, max(end, start + 2)], [row[s["user_id"]]] * 2, color="#9467bd", linewidth=4, alpha=0.6)
         axes.scatter([start], [row[s["user_id"]]], s=10 + s["play_count"] / 10, color="#9467bd", zorder=3)
-    axes.set_yticks(range(len(users)), users)
+    axes.set_yticks(range(len(users)), users, parse_math=False)
     axes.xaxis_date()
     axes.set(xlabel="time (UTC)", title=f"Timeline of the top {len(top_sessions)} sessions, by user")
     axes.grid(True, axis="x", alpha=0.3)

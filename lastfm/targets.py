@@ -31,10 +31,16 @@ def read_properties(path: Path) -> dict[str, str]:
 
 
 def target_properties(conf_dir: Path, target: str) -> dict[str, str]:
-    """The settings for one target: conf/spark-defaults.conf overlaid by conf/<target>.conf."""
+    """The settings for one target: conf/spark-defaults.conf (what every environment shares)
+    overlaid by conf/<target>.conf. The standalone cluster runs on this project's own machines, so
+    it takes conf/local.conf's sizes too; a managed platform sizes its own JVMs."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
-    return {**read_properties(conf_dir / "spark-defaults.conf"), **read_properties(conf_dir / f"{target}.conf")}
+    layers = ("spark-defaults", "local", target) if target == "standalone" else ("spark-defaults", target)
+    properties = {}
+    for layer in layers:
+        properties.update(read_properties(conf_dir / f"{layer}.conf"))
+    return properties
 
 
 def py_files(package_uri: str, properties: dict[str, str]) -> list[str]:

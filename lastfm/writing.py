@@ -9,14 +9,12 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lastfm.errors import DataQualityError
-from lastfm.reading import hadoop_path
+from lastfm.reading import hadoop_path, latest_commit, local_path
 from lastfm.schemas import OUTPUT_COLUMNS, RANK
 
 
@@ -49,21 +47,24 @@ def write_table(rows: DataFrame, uri: str, note: str | None = None,
     except Exception as error:
         if "DeltaInvariantViolationException" not in str(error):
             raise
-        raise DataQualityError(f"{uri}: {_constraint_violation(str(error))}") from None
+        raise DataQualityError(f"{uri}: {constraint_violation(str(error))}") from None
     return table_version(rows.sparkSession, uri)
 
 
-def _constraint_violation(message: str) -> str:
-    """Delta's violation message (constraint, then one ` - column : value` line per column) as one line."""
-    lines = message.split("DeltaInvariantViolationException: ", 1)[1].splitlines()
+def constraint_violation(message: str) -> str:
+    """Delta's violation message (constraint, then one ` - column : value` line per column) as one
+    line; any other wording is kept whole, joined into one line."""
+    _, found, detail = message.partition("DeltaInvariantViolationException: ")
+    lines = [line for line in (detail if found else message).splitlines() if line.strip()] or ["constraint violated"]
     values = [line.strip(" -") for line in lines[1:] if line.startswith(" - ")]
-    return " ".join([lines[0].strip(), ", ".join(values)]).strip()
+    rest = [line.strip() for line in lines[1:] if not line.startswith(" - ")] if not found else []
+    return " ".join(part for part in (lines[0].strip(), ", ".join(values), *rest) if part)
 
 
 def table_version(spark: SparkSession, uri: str) -> TableVersion:
     """The latest commit of a Delta table: its version and how many rows it wrote."""
-    last = DeltaTable.forPath(spark, uri).history(1).select("version", "operationMetrics").head()
-    return TableVersion(uri, last["version"], int(last["operationMetrics"].get("numOutputRows", 0)))
+    last = latest_commit(spark, uri)
+    return TableVersion(uri, last["version"], last["rows"])
 
 
 def write_single_tsv(ranked: DataFrame, uri: str) -> None:
@@ -103,31 +104,39 @@ def _part_files(spark: SparkSession, folder: str) -> list[str]:
     return [s.getPath().toString() for s in fs.listStatus(path) if s.getPath().getName().startswith("part-")]
 
 
-def _local_path(uri: str) -> str | None:
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return parsed.path
-    return uri if parsed.scheme == "" else None
+# Object stores make an object visible only once its upload completes, and have no rename.
+OBJECT_STORES = frozenset({"s3a", "s3", "s3n", "gs", "wasb", "wasbs", "oss", "cosn", "obs"})
 
 
 def _replace(spark: SparkSession, source: str, target: str) -> None:
-    """Put `source` at `target` in one step, replacing any earlier file there."""
-    local_source, local_target = _local_path(source), _local_path(target)
+    """Put `source` at `target` in one step, replacing any earlier file there: a reader sees the
+    old file or the new one, whole. The local file system: rename(2). Object stores: a copy
+    (the new object appears only once written whole). Any other (HDFS, viewfs): a rename with
+    overwrite, one metadata operation (FileUtil.copy with overwrite would first truncate the old
+    file in place)."""
+    local_source, local_target = local_path(spark, source), local_path(spark, target)
     if local_source is not None and local_target is not None:
-        os.replace(local_source, local_target)  # rename(2): readers see the old file or the new
+        os.replace(local_source, local_target)
         return
-    # Object stores (s3a, gs) make an object visible only when its upload completes, so a
-    # copy with overwrite replaces the old deliverable whole or not at all.
     jvm = spark.sparkContext._jvm
     source_path, source_fs = hadoop_path(spark, source)
     target_path, target_fs = hadoop_path(spark, target)
     conf = spark.sparkContext._jsc.hadoopConfiguration()
-    jvm.org.apache.hadoop.fs.FileUtil.copy(source_fs, source_path, target_fs, target_path, True, True, conf)
+    if target_fs.getScheme() in OBJECT_STORES:
+        jvm.org.apache.hadoop.fs.FileUtil.copy(source_fs, source_path, target_fs, target_path, True, True, conf)
+        return
+    rename = jvm.org.apache.hadoop.fs.Options.Rename
+    overwrite = spark.sparkContext._gateway.new_array(rename, 1)
+    overwrite[0] = rename.OVERWRITE
+    context = jvm.org.apache.hadoop.fs.FileContext.getFileContext(target_fs.getUri(), conf)
+    context.rename(source_fs.makeQualified(source_path), target_fs.makeQualified(target_path), overwrite)
 
 
 def write_text(spark: SparkSession, text: str, uri: str) -> None:
-    """Write `text` (UTF-8) to exactly `uri`, replacing any earlier file in one step."""
-    local = _local_path(uri)
+    """Write `text` (UTF-8) to exactly `uri`, on the file system Spark writes that path to (a path
+    with no scheme is on fs.defaultFS: HDFS on EMR and Dataproc), replacing any earlier file in
+    one step."""
+    local = local_path(spark, uri)
     if local is not None:
         os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
         partial = f"{local}.{uuid.uuid4().hex}.partial"
@@ -135,10 +144,15 @@ def write_text(spark: SparkSession, text: str, uri: str) -> None:
             out.write(text)
         os.replace(partial, local)
         return
-    # an object store shows the object only once the stream is closed: whole or not at all
     path, fs = hadoop_path(spark, uri)
-    stream = fs.create(path, True)
+    # an object store shows the object only once the stream is closed: whole or not at all;
+    # elsewhere the text goes to a file beside the target, then replaces it
+    partial = uri if fs.getScheme() in OBJECT_STORES else f"{uri}.{uuid.uuid4().hex}.partial"
+    partial_path, _ = hadoop_path(spark, partial)
+    stream = fs.create(partial_path, True)
     try:
         stream.write(bytearray(text.encode("utf-8")))
     finally:
         stream.close()
+    if partial != uri:
+        _replace(spark, partial, uri)

@@ -1,12 +1,18 @@
 import os
+from datetime import datetime
 
-from lastfm import parsing, schemas
+from lastfm import parsing, reading, schemas, writing
 from lastfm.config import JobConfig
 from lastfm.duckdb_reference import read_tsv
 from lastfm.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.lineage import commit_note, input_fingerprint, noted_fingerprint
-from lastfm.pipeline import run
+from lastfm.parsing import parse_lines
+from lastfm.pipeline import PARSE_CODE, PLAYS_PROPERTIES, parse_input, reusable_parse, run
+from lastfm.quality import TABLE_CONSTRAINTS
+from lastfm.reading import read_lines
 from lastfm.sample_data import write_sample
+from lastfm.schemas import PLAYS, REJECTS
+from lastfm.writing import write_table
 
 FILES = [("file:/data/plays.tsv", 2_400_000_000, 1_700_000_000_000)]
 
@@ -23,6 +29,14 @@ def test_fingerprint_is_stable_and_sees_path_size_time_and_code():
         input_fingerprint([*FILES, (path + ".2", size, mtime)], code=(parsing,)),
     }
     assert same not in others and len(others) == 5
+
+
+def test_fingerprint_sees_functions_and_settings_and_covers_all_that_shapes_plays():
+    assert input_fingerprint(FILES, code=({"a": "1"},)) != input_fingerprint(FILES, code=({"a": "2"},))
+    assert input_fingerprint(FILES, code=(read_lines,)) != input_fingerprint(FILES, code=(parse_lines,))
+    # the reader (its options), the parse itself, the table writer and the tables' settings
+    for part in (reading, writing, parse_input, PLAYS_PROPERTIES, TABLE_CONSTRAINTS["plays"], TABLE_CONSTRAINTS["rejects"]):
+        assert any(part is p for p in PARSE_CODE), part
 
 
 def test_fingerprint_ignores_listing_order():
@@ -55,3 +69,26 @@ def test_rerun_with_another_question_reuses_plays_and_a_touched_input_is_parsed_
     touched = run(spark, config)
     assert not touched["plays_reused"] and touched["tables"]["plays"]["version"] == 1
     assert read_tsv(config.output) == duckdb_top_tracks(str(source))
+
+
+def test_a_parse_is_reused_only_when_both_commits_are_this_inputs_and_verified(spark, tmp_path):
+    plays_uri, rejects_uri = str(tmp_path / "plays"), str(tmp_path / "rejects")
+    plays = spark.createDataFrame([("u1", datetime(2009, 1, 1), None, "A", None, "a")] * 3, PLAYS)
+    rejects = spark.createDataFrame([("broken", "bad_timestamp")], REJECTS)
+    observed = {"rows": {"read": 4, "valid": 3, "rejected": 1}}
+
+    def parse(fingerprint, profile, plays_fingerprint=None):
+        write_table(plays, plays_uri, note=commit_note(plays_fingerprint or fingerprint))
+        write_table(rejects, rejects_uri, note=commit_note(fingerprint, profile))
+
+    parse("fp-1", observed)
+    reused = reusable_parse(spark, "fp-1", plays_uri, rejects_uri)
+    assert reused is not None and (reused[0].rows, reused[1].rows, reused[2]) == (3, 1, observed)
+    assert reusable_parse(spark, "fp-2", plays_uri, rejects_uri) is None  # another input
+
+    # a run that died between the two writes: plays is fp-2's, rejects still fp-1's
+    write_table(plays, plays_uri, note=commit_note("fp-2"))
+    assert reusable_parse(spark, "fp-2", plays_uri, rejects_uri) is None
+    # both commits noted, but the rows written are not the rows observed: never reused
+    parse("fp-3", {"rows": {"read": 6, "valid": 5, "rejected": 1}})
+    assert reusable_parse(spark, "fp-3", plays_uri, rejects_uri) is None

@@ -5,6 +5,7 @@ from chispa import assert_df_equality
 from pyspark.sql.types import StringType, StructField, StructType
 
 from lastfm.parsing import BAD_TIMESTAMP, EMPTY_USER_ID, WRONG_FIELD_COUNT, parse_lines, rejected_lines, valid_plays
+from lastfm.reading import read_lines
 from lastfm.schemas import PLAYS, REJECTS
 
 LINES = StructType([StructField("value", StringType())])
@@ -42,10 +43,15 @@ def test_quotes_and_non_latin_names_are_kept_verbatim(spark):
     assert names == {('Johnny "Hammond" Smith', '"Heroes"'), ("坂本龍一", "Кино")}
 
 
-def test_trailing_carriage_return_is_dropped(spark):
-    parsed = lines(spark, "user_000001\t2008-01-01T00:00:00Z\t\tCake\t\tJolene\r").transform(parse_lines)
-    (play,) = valid_plays(parsed).collect()
-    assert play.track_name == "Jolene"
+def test_lf_crlf_and_lone_cr_line_ends_all_read_from_a_file(spark, tmp_path):
+    # the whole path, reader included: no line keeps a CR, none is lost or empty
+    play = "user_000001\t2008-01-01T00:00:0{}Z\t\tCake\t\tJolene"
+    (tmp_path / "mixed.tsv").write_bytes((play.format(1) + "\r\n" + play.format(2) + "\r" + play.format(3) + "\n"
+                                          + play.format(4) + "\r").encode())
+    parsed = read_lines(spark, str(tmp_path / "mixed.tsv")).transform(parse_lines)
+    assert rejected_lines(parsed).count() == 0
+    plays = valid_plays(parsed).orderBy("ts").collect()
+    assert [(p.ts.second, p.track_name) for p in plays] == [(1, "Jolene"), (2, "Jolene"), (3, "Jolene"), (4, "Jolene")]
 
 
 @pytest.mark.usefixtures("ansi_mode")

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from lastfm import quality, report
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError
 from lastfm.pipeline import run
@@ -41,7 +42,9 @@ def test_run_writes_profile_summary_and_report_then_guards_the_deliverable(spark
     assert profile["columns"]["artist_id"]["nulls"] == 6
 
     on_disk = json.loads((out / "run_summary.json").read_text())
-    assert on_disk == json.loads(json.dumps(summary, default=str))
+    returned = json.loads(json.dumps(summary, default=str))
+    del returned["stage_seconds"]["deliverable"]  # written last, after run_summary.json
+    assert on_disk == returned
     assert {"check_input", "check_output", "profile_report"} <= set(on_disk["stage_seconds"])
     assert on_disk["tables"]["profile"]["version"] == 0 and on_disk["expectation_warnings"] == []
     assert on_disk["known_answer"] == {"checked": False, "reason": "input is not the real Last.fm 1K file"}
@@ -60,3 +63,47 @@ def test_run_writes_profile_summary_and_report_then_guards_the_deliverable(spark
     warned = run(spark, job(tmp_path, [*LINES, FROM_THE_FUTURE], warn_only=True))
     assert len(warned["expectation_warnings"]) == 1 and "last_play" in warned["expectation_warnings"][0]
     assert json.loads((out / "run_summary.json").read_text())["expectation_warnings"] == warned["expectation_warnings"]
+
+
+@pytest.mark.slow
+def test_a_run_that_fails_late_leaves_the_earlier_runs_files_together(spark, tmp_path, monkeypatch):
+    run(spark, job(tmp_path, LINES))
+    out = tmp_path / "out"
+    files = {name: (out / name).read_bytes() for name in ("top.tsv", "profile.json", "report.html", "run_summary.json")}
+
+    def broken(*_):
+        raise ValueError("the report cannot be drawn")
+
+    monkeypatch.setattr(report, "render_run", broken)
+    with pytest.raises(ValueError, match="cannot be drawn"):
+        run(spark, job(tmp_path, LINES[:-1]))  # another input: another answer, had it been written
+    assert {name: (out / name).read_bytes() for name in files} == files
+
+
+@pytest.mark.slow
+def test_duplicated_plays_above_the_limit_fail_the_input_expectations(spark, tmp_path):
+    repeated = [LINES[1]] * 2  # the same play twice more: 2 of 8 rows repeat an earlier one
+    with pytest.raises(DataQualityError) as error:
+        run(spark, job(tmp_path, [*LINES, *repeated]))
+    assert error.value.exit_code == 3
+    assert str(error.value) == ("input expectations failed: input.duplicate_fraction=0.25 fails "
+                                "less_than_or_equal_to(0.01)")
+
+
+@pytest.mark.slow
+def test_the_known_answer_is_checked_on_the_real_file_recognised_by_lines_and_md5_sidecar(spark, tmp_path, monkeypatch):
+    # stand-ins for the real file's line count and MD5, and its published answer: this input's,
+    # worked out by hand from LINES (3 sessions, all in the top 50: Jolene 3 + 1, SOS 1 + 1)
+    config = job(tmp_path, LINES, top_sessions=50, top_tracks=10)
+    sidecar_md5 = "0123456789abcdef0123456789abcdef"  # not the file's own MD5: only the sidecar says it
+    with open(f"{config.input}.md5", "w") as sidecar:
+        sidecar.write(f"{sidecar_md5}  in-6.tsv\n")
+    monkeypatch.setattr(quality, "REAL_FILE_LINES", 6)
+    monkeypatch.setattr(quality, "REAL_FILE_MD5", sidecar_md5)
+    monkeypatch.setattr(quality, "KNOWN_ANSWER", (("Cake", "Jolene", 4), ("Abba", "SOS", 2)))
+    assert run(spark, config)["known_answer"] == {"checked": True, "matches": True, "differences": []}
+
+    monkeypatch.setattr(quality, "KNOWN_ANSWER", (("Cake", "Jolene", 5), ("Abba", "SOS", 2)))
+    with pytest.raises(DataQualityError, match=r"^output expectations failed: not the published answer for the real "
+                                               r"file: #1 \('Cake', 'Jolene', 4\) != \('Cake', 'Jolene', 5\)$"):
+        run(spark, config)

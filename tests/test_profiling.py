@@ -1,5 +1,6 @@
 """The profile on a hand-made input whose every number is counted by hand below."""
 
+import time
 from datetime import datetime, timezone
 
 from pyspark.sql import Observation
@@ -34,7 +35,7 @@ def observed_profile(spark, lines):
     observation = Observation("input")
     parsed = spark.createDataFrame([(line,) for line in lines], "value string").transform(parse_lines)
     profiling.observe_input(parsed, observation).write.format("noop").mode("overwrite").save()
-    return profiling.input_profile(observation.get)
+    return profiling.input_profile(profiling.observed(observation, timeout_seconds=60))
 
 
 def test_input_profile_is_observed_during_the_parse(spark):
@@ -53,6 +54,16 @@ def test_input_profile_is_observed_during_the_parse(spark):
         "time_range": {"first": "2009-01-01T10:00:00Z", "last": "2009-01-02T23:30:00Z"},
         "plays_by_hour_utc": hours,
     }
+
+
+def test_lost_metrics_time_out_and_a_pass_of_its_own_gives_the_same_profile(spark):
+    parsed = spark.createDataFrame([(line,) for line in LINES], "value string").transform(parse_lines)
+    lost = Observation("lost")
+    profiling.observe_input(parsed, lost)  # observed, but no action ever runs it: no metrics will come
+    start = time.monotonic()
+    assert profiling.observed(lost, timeout_seconds=1.0) is None
+    assert time.monotonic() - start < 10  # bounded: observation.get alone waits forever
+    assert profiling.input_profile(profiling.aggregate_input(parsed)) == observed_profile(spark, LINES)
 
 
 def test_hours_are_utc_whatever_the_session_time_zone(spark):

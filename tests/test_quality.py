@@ -8,7 +8,7 @@ from chispa import assert_df_equality
 from lastfm import quality
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError
-from lastfm.schemas import PLAYS, TOP_TRACKS
+from lastfm.schemas import PLAYS, TOP_SESSIONS, TOP_TRACKS
 from lastfm.writing import write_table
 
 CONFIG = JobConfig("in.tsv", "out/top.tsv", "wh", top_tracks=3)
@@ -16,7 +16,7 @@ NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def facts(**changes):
-    good = {"rows_valid": 100, "users": 2, "reject_fraction": 0.0, "duplicate_fraction": 0.0,
+    good = {"rows_valid": 100, "users": 2, "duplicate_fraction": 0.0,
             "first_play": datetime(2005, 2, 14, tzinfo=timezone.utc), "last_play": datetime(2013, 9, 29, tzinfo=timezone.utc)}
     return {**good, **changes}
 
@@ -43,7 +43,7 @@ def test_each_failed_input_expectation_is_named_with_its_value():
 def test_input_facts_from_a_profile():
     profile = {"rows": {"read": 10, "valid": 8, "rejected": 2}, "users": 3, "duplicate_plays": 2,
                "time_range": {"first": "2005-02-14T00:00:00Z", "last": "2013-09-29T10:00:00Z"}}
-    assert quality.input_facts(profile) == facts(rows_valid=8, users=3, reject_fraction=0.2, duplicate_fraction=0.25,
+    assert quality.input_facts(profile) == facts(rows_valid=8, users=3, duplicate_fraction=0.25,
                                                  first_play=datetime(2005, 2, 14, tzinfo=timezone.utc),
                                                  last_play=datetime(2013, 9, 29, 10, tzinfo=timezone.utc))
 
@@ -67,24 +67,37 @@ def test_enforce_raises_one_line_or_warns():
     assert quality.enforce([], "input", warn_only=False) == []
 
 
-def test_checked_output_flags_order_and_membership(spark):
+def test_checked_output_recounts_each_song_from_plays_in_the_top_sessions(spark):
     top = spark.createDataFrame([
-        (1, "Cake", "Jolene", 5),
-        (2, "Abba", "SOS", 5),       # tie on plays, Abba < Cake: should have come first
-        (3, "Abba", "Waterloo", 4),  # never played in the top sessions
+        (1, "Cake", "Jolene", 3),
+        (2, "Abba", "SOS ", 2),      # played once in the top session, not twice
+        (3, "Abba", "SOS", 2),       # right count, but the tie on plays should have put it first
+        (4, "Abba", "Waterloo", 1),  # played only outside the top session
     ], TOP_TRACKS)
-    in_sessions = spark.createDataFrame([("Cake", "Jolene"), ("Abba", "SOS"), ("Abba", "SOS")], "artist_name string, track_name string")
+    at = lambda minute: datetime(2009, 1, 1, 10, minute)  # noqa: E731
+    plays = spark.createDataFrame([
+        ("u1", at(0), None, "Cake", None, "Jolene"), ("u1", at(5), None, "Cake", None, "Jolene"),
+        ("u1", at(10), None, "Cake", None, "Jolene"),  # at the session's end: inside (inclusive)
+        ("u1", at(3), None, "Abba", None, "SOS"), ("u1", at(4), None, "Abba", None, "SOS"),
+        ("u1", at(7), None, "Abba", None, "SOS "),      # once, not the 2 the ranking says
+        ("u1", at(40), None, "Abba", None, "Waterloo"),  # after the session
+        ("u2", at(5), None, "Abba", None, "Waterloo"),   # another user's, not a top session
+    ], PLAYS)
+    top_sessions = spark.createDataFrame([(1, "u1", 1, "u1/1", at(0), at(10), 7, 0)], TOP_SESSIONS)
     expected = spark.createDataFrame([
-        (1, "Cake", "Jolene", 5, True, True),
-        (2, "Abba", "SOS", 5, False, True),
-        (3, "Abba", "Waterloo", 4, True, False),
-    ], "rank int, artist_name string, track_name string, play_count long, in_order boolean, in_top_sessions boolean")
-    checked = quality.checked_output(top, in_sessions)
+        (1, "Cake", "Jolene", 3, True, True, True),
+        (2, "Abba", "SOS ", 2, True, True, False),
+        (3, "Abba", "SOS", 2, False, True, True),
+        (4, "Abba", "Waterloo", 1, True, False, False),
+    ], "rank int, artist_name string, track_name string, play_count long, in_order boolean, "
+       "in_top_sessions boolean, count_matches boolean")
+    checked = quality.checked_output(top, plays, top_sessions)
     assert_df_equality(checked, expected, ignore_row_order=True, ignore_nullable=True)
 
-    assert sorted(quality.validate_output(checked)) == ["output.in_order fails equal_to(True)",
+    assert sorted(quality.validate_output(checked)) == ["output.count_matches fails equal_to(True)",
+                                                        "output.in_order fails equal_to(True)",
                                                         "output.in_top_sessions fails equal_to(True)"]
-    unnamed = spark.createDataFrame([(1, None, "Jolene", 5, True, True)], checked.schema)
+    unnamed = spark.createDataFrame([(1, None, "Jolene", 5, True, True, True)], checked.schema)
     assert quality.validate_output(unnamed) == ["output.artist_name fails not_null"]
 
 
@@ -110,14 +123,29 @@ def test_delta_check_constraint_failure_is_a_data_quality_error(spark, tmp_path)
     assert properties["delta.constraints.plays_positive"] == "play_count > 0"
 
 
+# The answer published for the real file (../shared/data/README.md, seven solutions), by hand.
+PUBLISHED = [
+    ("Cake", "Jolene", 1214),
+    ("The Knife", "Heartbeats", 868),
+    ("Jeff Buckley & Gary Lucas", "How Long Will It Take", 726),
+    ("Broken Social Scene", "Anthems For A Seventeen Year Old Girl", 659),
+    ("Elliott Smith", "St. Ides Heaven", 646),
+    ("The Killers", "Bonus Track", 634),
+    ("2Pac", "Starin' Through My Rear View", 617),
+    ("The Rolling Stones", "Beast Of Burden", 613),
+    ("Everclear", "The Swing", 604),
+    ("Kanye West", "See You In My Nightmares", 536),
+]
+
+
 def test_known_answer_hashes_only_a_file_with_the_real_line_count():
     asked = []
 
     def md5():
         asked.append(1)
-        return quality.REAL_FILE_MD5
+        return "64747b21563e3d2aa95751e0ddc46b68"  # the real file's MD5, as its fetch verifies it
 
-    answer = [{"artist_name": a, "track_name": t, "play_count": n} for a, t, n in quality.KNOWN_ANSWER]
+    answer = [{"artist_name": a, "track_name": t, "play_count": n} for a, t, n in PUBLISHED]
     default = JobConfig("in.tsv", "o.tsv", "wh")
     assert quality.known_answer_check(default, 1000, md5, answer) == {"checked": False, "reason": "input is not the real Last.fm 1K file"}
     assert asked == []

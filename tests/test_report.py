@@ -86,3 +86,12 @@ def test_render_run_draws_the_page_from_the_json_files_of_a_run(tmp_path):
     html = render_run(json.loads(json.dumps(summary)), json.loads(json.dumps(PROFILE)))
     assert html.count('src="data:image/png;base64,') == 4
     assert "input data/in.tsv, generated 2026-01-01 12:00 UTC" in html
+
+
+def test_names_that_look_like_math_text_are_drawn_verbatim():
+    # matplotlib reads `$...$` as math text: `$_$` and `$\foo$` raised ValueError before
+    songs = [{"artist_name": "$_$", "track_name": r"$\foo$", "play_count": 3},
+             {"artist_name": "Ke$ha", "track_name": "$$$", "play_count": 2}]
+    sessions = [dict(TOP_SESSIONS[0], user_id="$u_1$")]
+    html = render(PROFILE, HISTOGRAM, songs, sessions, "in.tsv", datetime(2026, 1, 1))
+    assert html.count('src="data:image/png;base64,') == 4

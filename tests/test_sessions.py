@@ -91,30 +91,38 @@ def test_session_across_a_daylight_saving_change_under_a_non_utc_time_zone(spark
 
 
 def model_sessions(rows, gap):
-    """Plain-Python statement of the rule: {(user, number): sorted play times}."""
+    """Plain-Python statement of the rules: {(user, number): (sorted play times, duplicate plays)};
+    a duplicate repeats another play of the session in the same second with the same song."""
     sessions = {}
-    for user in {u for u, _ in rows}:
+    for user in {row[0] for row in rows}:
         number, previous = 0, None
-        for t in sorted(t for u, t in rows if u == user):
+        for t, artist, track in sorted(row[1:] for row in rows if row[0] == user):
             if previous is None or t - previous > gap:
                 number += 1
-            sessions.setdefault((user, number), []).append(t)
+            sessions.setdefault((user, number), []).append((t, artist, track))
             previous = t
-    return sessions
+    return {key: (sorted(t for t, _, _ in found), len(found) - len(set(found))) for key, found in sessions.items()}
+
+
+# Songs vary, so that the song bits of the window's key (sessions.py) are exercised: repeats of
+# one song in one second, and other songs in the same second, in any order.
+SONGS = [("A", "x"), ("A", "y"), ("B", "x"), ("", ""), ('Johnny "Hammond" Smith', "Кино")]
 
 
 @st.composite
 def plays_and_gap(draw):
-    """Per user, times built from steps that sit on the boundary (gap, gap + 1) or near it."""
+    """Per user, times built from steps that sit on the boundary (gap, gap + 1) or near it, each
+    play of one of a few songs."""
     gap = draw(st.sampled_from([0, 60, GAP]))
-    steps = st.sampled_from([0, 1, max(gap - 1, 0), gap, gap + 1, 3 * gap + 7])
+    steps = st.sampled_from([0, 0, 1, max(gap - 1, 0), gap, gap + 1, 3 * gap + 7])
+    song = st.sampled_from(SONGS)
     rows = []
     for user in draw(st.lists(st.sampled_from(["u1", "u2", "u3"]), min_size=1, max_size=3, unique=True)):
         t = draw(st.integers(min_value=0, max_value=86400))
         for step in draw(st.lists(steps, min_size=0, max_size=12)):
-            rows.append((user, t))
+            rows.append((user, t, *draw(song)))
             t += step
-        rows.append((user, t))
+        rows.append((user, t, *draw(song)))
     return draw(st.permutations(rows)), gap
 
 
@@ -123,8 +131,14 @@ def plays_and_gap(draw):
 def test_sessions_match_a_plain_python_model(spark, case):
     rows, gap = case
     epoch = datetime(2009, 1, 1)
-    df = plays(spark, [(u, epoch + timedelta(seconds=s)) for u, s in rows])
+    when = lambda s: epoch + timedelta(seconds=s)  # noqa: E731
+    df = spark.createDataFrame([(u, when(s), None, a, None, t) for u, s, a, t in rows], PLAYS)
     got = {}
     for r in df.transform(assign_sessions(gap)).collect():
         got.setdefault((r.user_id, r.session_number), []).append(int((r.ts - epoch).total_seconds()))
-    assert {k: sorted(v) for k, v in got.items()} == model_sessions(rows, gap)
+    model = model_sessions(rows, gap)
+    assert {k: sorted(v) for k, v in got.items()} == {k: times for k, (times, _) in model.items()}
+    summary = {(r.user_id, r.session_number): (r.session_id, r.session_start, r.session_end, r.play_count, r.duplicate_plays)
+               for r in df.transform(build_sessions(gap)).collect()}
+    assert summary == {(u, n): (f"{u}/{n}", when(times[0]), when(times[-1]), len(times), duplicates)
+                       for (u, n), (times, duplicates) in model.items()}

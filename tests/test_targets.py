@@ -1,10 +1,11 @@
 """conf/<target>.conf files and how they become spark-submit flags."""
 
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from lastfm.cluster import setup_jars
+from lastfm.cluster import setup_jars, spark_home
 from lastfm.targets import PLATFORMS, TARGETS, conf_flags, jar_files, py_files, read_properties, target_properties
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +40,30 @@ def test_every_target_has_a_conf_with_delta_and_no_credentials():
     assert read_properties(REPO / "conf" / "standalone.conf")["spark.master"] == "spark://127.0.0.1:7077"
 
 
+SIZES = ("spark.driver.memory", "spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions",
+         "spark.sql.shuffle.partitions", "spark.databricks.delta.snapshotPartitions")
+
+
+def test_only_this_projects_own_machines_get_its_sizes_and_jvm_options():
+    # a managed platform's JVM options and memory are its own: -XX:+UseParallelGC or a 1g driver
+    # passed as --conf would replace them
+    local, standalone = (target_properties(REPO / "conf", t) for t in ("local", "standalone"))
+    assert local["spark.driver.memory"] == standalone["spark.driver.memory"] == "1g"
+    assert local["spark.master"] == "local[*]" and standalone["spark.master"] == "spark://127.0.0.1:7077"
+    for platform in PLATFORMS:
+        properties = target_properties(REPO / "conf", platform)
+        assert properties.get("spark.sql.shuffle.partitions") == "200", platform  # the platform conf's own
+        assert not [key for key in SIZES[:-2] if key in properties], platform
+        assert "spark.databricks.delta.snapshotPartitions" not in properties, platform
+
+
+def test_the_venvs_spark_defaults_are_the_local_target_and_the_lines_delta_jars():
+    written = read_properties(spark_home() / "conf" / "spark-defaults.conf")  # by make setup
+    jars = written.pop("spark.jars").split(",")
+    assert written == target_properties(REPO / "conf", "local")
+    assert sorted(jars) == jar_files(setup_jars("delta"))
+
+
 def test_each_platform_conf_takes_the_delta_of_the_spark_line_tested_here(spark_lines):
     assert set(PLATFORMS.values()) <= set(spark_lines)
     for platform, line in PLATFORMS.items():
@@ -71,6 +96,10 @@ def test_s3_jars_match_pyspark_hadoop():  # on every Spark line (make setup SPAR
     # the S3 client modules, not the SDK's shaded bundles (v2: bundle, 641 MB; v1: aws-java-sdk-bundle, 280 MB)
     assert [n for n in names if n.startswith(("s3-2.", "aws-java-sdk-s3-1."))]
     assert not [n for n in names if "bundle" in n]
-    # nothing pyspark already ships (netty, httpclient, slf4j...), in another version
-    artifact = lambda name: name.rsplit("-", 1)[0]  # noqa: E731
-    assert not {artifact(n) for n in names} & {artifact(n) for n in pyspark_jars}
+    # no class pyspark already ships (netty, httpclient, jackson, slf4j...), in another version:
+    # compared by class, since file names clash across groups (AWS's and JetBrains' `annotations`)
+    def classes(jars):
+        return {name for jar in jars for name in zipfile.ZipFile(jar).namelist()
+                if name.endswith(".class") and not name.startswith("META-INF/") and not name.endswith("module-info.class")}
+
+    assert not classes(jar_files(setup_jars("s3"))) & classes(sorted((Path(pyspark.__file__).parent / "jars").glob("*.jar")))

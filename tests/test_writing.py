@@ -1,8 +1,13 @@
+import os
+import uuid
+from pathlib import Path
+
 import pytest
 from pyspark.sql import functions as F
 
+from lastfm.reading import recorded_or_computed_md5
 from lastfm.schemas import TOP_TRACKS
-from lastfm.writing import write_single_tsv, write_table
+from lastfm.writing import constraint_violation, write_single_tsv, write_table, write_text
 
 ROWS = [(1, 'Johnny "Hammond" Smith', '"Heroes"', 12), (2, "坂本龍一", "Кино", 7), (3, "Cake", "", 1)]
 
@@ -39,3 +44,86 @@ def test_write_table_overwrites_with_one_new_version_per_write(spark, tmp_path):
     second = write_table(spark.range(3), path)
     assert (first.version, first.rows, second.version, second.rows) == (0, 5, 1, 3)
     assert spark.read.format("delta").load(path).count() == 3
+
+
+def test_a_constraint_violation_in_other_wording_still_gives_one_line():
+    # the handler used to split on Delta's class name and index the result: IndexError otherwise
+    assert constraint_violation("CHECK constraint p (x > 0) violated by row with values:\n - x : 0") == (
+        "CHECK constraint p (x > 0) violated by row with values: x : 0")
+    assert constraint_violation("org.apache.spark.SomethingNew: rows refused\n\tat line 1") == (
+        "org.apache.spark.SomethingNew: rows refused at line 1")
+    assert constraint_violation("") == "constraint violated"
+
+
+def test_row_counts_without_delta_commit_metrics(spark, tmp_path):
+    uri = str(tmp_path / "t")
+    spark.conf.set("spark.databricks.delta.history.metricsEnabled", "false")
+    try:
+        written = [write_table(spark.createDataFrame(ROWS[:n], TOP_TRACKS), uri) for n in (3, 2)]
+    finally:
+        spark.conf.unset("spark.databricks.delta.history.metricsEnabled")
+    assert [(w.version, w.rows) for w in written] == [(0, 3), (1, 2)]
+
+
+@pytest.fixture
+def viewfs(spark, tmp_path):
+    """A Hadoop file system that is neither local nor an object store, as HDFS is: viewfs://<name>/
+    mounting a local folder (links resolve through Hadoop, not the driver's own file calls)."""
+    name = f"lastfm{uuid.uuid4().hex[:8]}"
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    conf.set(f"fs.viewfs.mounttable.{name}.link./data", mounted.as_uri())
+    return f"viewfs://{name}/data", mounted
+
+
+@pytest.mark.parametrize("where", ["local", "viewfs"])
+def test_replacing_the_deliverable_never_rewrites_the_old_file_in_place(spark, tmp_path, viewfs, where):
+    # a reader holding the old file (here: a hard link to it) keeps it whole; a copy with
+    # overwrite (what non-local file systems got) truncates and rewrites that same file
+    base, folder = (str(tmp_path), tmp_path) if where == "local" else viewfs
+    (folder / "top.tsv").write_text("old answer\n")
+    os.link(folder / "top.tsv", tmp_path / "reader-holds")
+    write_single_tsv(spark.createDataFrame(ROWS, TOP_TRACKS), f"{base}/top.tsv")
+    write_text(spark, "new side file\n", f"{base}/run_summary.json")
+    assert (folder / "top.tsv").read_text(encoding="utf-8").startswith("artist_name\ttrack_name\tplay_count\n")
+    assert (folder / "run_summary.json").read_text() == "new side file\n"
+    assert (tmp_path / "reader-holds").read_text() == "old answer\n"
+    assert not [p.name for p in folder.iterdir() if "staging" in p.name or "partial" in p.name]
+
+
+def test_a_path_with_no_scheme_is_on_the_default_file_system_for_side_files_too(spark, viewfs):
+    # on EMR and Dataproc fs.defaultFS is HDFS: /out/x means hdfs:///out/x for Spark, and so for
+    # the side files and the MD5 sidecar, never the driver's own /out
+    base, folder = viewfs
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    default = conf.get("fs.defaultFS")
+    conf.set("fs.defaultFS", base.rsplit("/", 1)[0] + "/")
+    try:
+        write_text(spark, "profile\n", "/data/profile.json")
+        (folder / "in.tsv").write_text("x\n")
+        (folder / "in.tsv.md5").write_text("0123456789abcdef0123456789abcdef  in.tsv\n")
+        md5 = recorded_or_computed_md5(spark, "/data/in.tsv")
+    finally:
+        conf.set("fs.defaultFS", default)
+    assert (folder / "profile.json").read_text() == "profile\n"
+    assert not Path("/data/profile.json").exists()
+    assert md5 == "0123456789abcdef0123456789abcdef"
+
+
+def test_a_failed_write_on_a_non_local_file_system_keeps_the_earlier_deliverable(spark, viewfs):
+    base, folder = viewfs
+    (folder / "top.tsv").write_text("earlier good answer\n")
+    failing = spark.createDataFrame(ROWS, TOP_TRACKS).withColumn("play_count", F.raise_error(F.lit("disk gone")).cast("long"))
+    with pytest.raises(Exception, match="disk gone"):
+        write_single_tsv(failing, f"{base}/top.tsv")
+    assert (folder / "top.tsv").read_text() == "earlier good answer\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["top.tsv"]  # no staging left behind
+
+
+def test_a_failed_replace_leaves_no_staging_folder(spark, tmp_path):
+    (tmp_path / "top.tsv").mkdir()  # the target is a folder: the final rename fails, after staging
+    (tmp_path / "top.tsv" / "keep").write_text("x")
+    with pytest.raises(OSError):
+        write_single_tsv(spark.createDataFrame(ROWS, TOP_TRACKS), str(tmp_path / "top.tsv"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["top.tsv"]
