@@ -151,7 +151,8 @@ def parse_input(spark: SparkSession, config: JobConfig, fingerprint: str) -> tup
     lines = rejected_lines(parsed) if counts["rejected"] else spark.createDataFrame([], schemas.REJECTS)
     rejects = write_table(lines, path("rejects"), note=commit_note(fingerprint, profile), constraints=CONSTRAINTS["rejects"])
     if (plays.rows, rejects.rows) != (counts["valid"], counts["rejected"]):
-        raise RuntimeError(f"parse wrote {plays.rows} plays and {rejects.rows} rejects, observed {counts}")
+        raise RuntimeError(f"parse of {config.input} wrote {plays.rows} plays and {rejects.rows} rejects to "
+                           f"{config.warehouse}, observed {counts}")
     return plays, rejects, profile
 
 
