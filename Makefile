@@ -86,10 +86,11 @@ test-fast: $(SETUP_STAMP) ## the fast tests only
 	$(PYTHON) -m pytest -m "not slow"
 
 # The tests of what runs no Spark (the dataset fetch, docker/, the cloud submissions) run once, on
-# the default line. Its own temporary folder, so that it can run beside `make test` (.ci/run).
+# the default line. Its own temporary folder (outside the checkout, as the cluster tests want),
+# so that it can run beside `make test` (.ci/run).
 test-line: $(SETUP_STAMP) ## the fast tests and the end-to-end answers vs DuckDB: what CI runs on SPARK=3.5 and 4.0
 	$(PYTHON) -m pytest -m "not slow or e2e" --ignore=tests/test_dataset.py --ignore=tests/test_docker.py \
-	    --ignore=tests/test_cloud.py --basetemp=$(CURDIR)/$(VENV)/pytest-tmp
+	    --ignore=tests/test_cloud.py --basetemp="$$(mktemp -d)/pytest"
 
 package: $(SETUP_STAMP) ## dist/lastfm.zip (for --py-files) and a wheel, for clusters
 	$(PYTHON) scripts/package_zip.py --output dist/lastfm.zip
