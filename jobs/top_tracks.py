@@ -2,7 +2,10 @@
 
     spark-submit jobs/top_tracks.py --input PATH --output FILE.tsv --warehouse DIR \
         [--session-gap-minutes 20] [--top-sessions 50] [--top-tracks 10] \
-        [--max-reject-fraction 0.001] [--max-duplicate-fraction 0.01] [--warn-only]
+        [--max-reject-fraction 0.001] [--max-duplicate-fraction 0.01] [--warn-only] [--verbose]
+
+Prints the stages as they run, then the top songs and where the files are; the whole run summary
+is in run_summary.json beside the output (printed too with --verbose).
 
 Exit codes: 0 success, 2 bad usage or unusable input, 3 data-quality failure, 1 anything else.
 The master and cluster settings come from spark-submit, never from this file.
@@ -30,7 +33,8 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def parse_args(argv=None) -> JobConfig:
+def parse_command_line(argv=None) -> tuple[JobConfig, bool]:
+    """(the run's configuration, --verbose)."""
     parser = _ArgumentParser(prog="top_tracks", description=__doc__.split("\n")[0])
     parser.add_argument("--input", required=True, help="raw TSV file or folder (any Hadoop URI)")
     parser.add_argument("--output", required=True, help="the single TSV file to write")
@@ -43,7 +47,15 @@ def parse_args(argv=None) -> JobConfig:
                         help="most rows allowed to repeat an earlier (user, timestamp, artist, track)")
     parser.add_argument("--warn-only", action="store_true",
                         help="log failed data expectations as warnings instead of failing with exit 3")
-    return JobConfig(**vars(parser.parse_args(argv)))
+    parser.add_argument("--verbose", action="store_true",
+                        help="every library's INFO log lines, and the run summary printed as JSON")
+    options = vars(parser.parse_args(argv))
+    verbose = options.pop("verbose")
+    return JobConfig(**options), verbose
+
+
+def parse_args(argv=None) -> JobConfig:
+    return parse_command_line(argv)[0]
 
 
 def build_spark() -> SparkSession:
@@ -55,9 +67,24 @@ def build_spark() -> SparkSession:
     )
 
 
-def format_table(rows: list[dict]) -> str:
-    lines = [f"{r['play_count']:>7}  {r['artist_name']} - {r['track_name']}" for r in rows]
-    return "\n".join(["  plays  song", *lines])
+def report_lines(summary: dict) -> list[str]:
+    """What a person reads at the end of a run: the answer, and where everything is."""
+    width = max([5, *(len(str(r["play_count"])) for r in summary["top_tracks"])])
+    table = [f"  {'plays':>{width}}  song"]
+    table += [f"  {r['play_count']:>{width}}  {r['artist_name']} - {r['track_name']}" for r in summary["top_tracks"]]
+    seconds = sum(summary["stage_seconds"].values())
+    return [
+        f"top {len(summary['top_tracks'])} songs in the {summary['config']['top_sessions']} longest sessions "
+        f"({summary['rows_valid']:,} plays, {summary['rows_rejected']:,} rejected line{'' if summary['rows_rejected'] == 1 else 's'}, "
+        f"{summary['sessions']:,} sessions, "
+        f"{seconds:.0f} s):",
+        *table,
+        *(f"warning: {w}" for w in summary["expectation_warnings"]),
+        f"answer       {summary['output']}",
+        f"run summary  {summary['run_summary']}",
+        f"report       {summary['report'] or 'not drawn (no matplotlib on the driver)'}",
+        f"tables       {summary['config']['warehouse']}",
+    ]
 
 
 def print_error(message: str) -> None:
@@ -86,10 +113,13 @@ def one_line(error: Exception, config: JobConfig | None) -> str:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = None
+    config, verbose = None, "--verbose" in (sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "%(asctime)s %(message)s",
+                        datefmt=None if verbose else "%H:%M:%S")
+    logging.getLogger("lastfm").setLevel(logging.INFO)  # the stages, as progress
     try:
-        config = parse_args(argv)
+        config, verbose = parse_command_line(argv)
         spark = build_spark()
         try:
             summary = run(spark, config)
@@ -102,9 +132,9 @@ def main(argv=None) -> int:
         log.exception("run failed")
         print_error(f"error: {one_line(error, config)}")
         return 1
-    log.info("run summary %s", json.dumps(summary, default=str))
-    print(format_table(summary["top_tracks"]))
-    print(f"wrote {summary['output']} and Delta tables under {config.warehouse}")
+    if verbose:
+        print(json.dumps(summary, default=str))
+    print("\n".join(report_lines(summary)))
     return 0
 
 

@@ -19,8 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-RUN_SUMMARY = "run summary "
-
 # DuckDB's side: the independent reference implementation (lastfm/duckdb_reference.py), in a
 # child process like the job, printing its rows as JSON.
 _DUCKDB_SNIPPET = (
@@ -108,14 +106,6 @@ def measure(engine: str, command: list[str], env: dict | None = None, cwd: str |
     return Measurement(engine, round(seconds, 2), peak, child.returncode, stdout, stderr, load, round(cpu, 1))
 
 
-def run_summary(output: str) -> dict:
-    """The job's run summary: the JSON its entrypoint logs after `run summary `."""
-    for line in reversed(output.splitlines()):
-        if RUN_SUMMARY in line:
-            return json.loads(line.split(RUN_SUMMARY, 1)[1])
-    raise ValueError("no run summary in the job's output")
-
-
 def printed_rows(output: str) -> list[tuple[str, str, int]]:
     """The answer DuckDB's side or scripts/spark_bare.py printed after `ROWS `."""
     # the marker skips anything else on stdout (DuckDB may draw a progress bar there)
@@ -139,8 +129,10 @@ def plot(results: list[dict], path: Path) -> None:
     results = sorted(results, key=lambda r: r["rows"])
     rows = [r["rows"] / 1e6 for r in results]
     figure, axes = plt.subplots(figsize=(6, 3.6), dpi=100)
-    for key, label in (("job_cold_median_s", "Spark job, cold"), ("job_reuse_median_s", "Spark job, re-run (plays reused)"),
-                       ("spark_bare_median_s", "Spark, the job's transforms only (no writes)"), ("duckdb_median_s", "DuckDB SQL")):
+    for key, label in (("job_cold_median_s", "the job, cold"), ("job_regap_median_s", "the job, re-run: another gap"),
+                       ("job_retop_median_s", "the job, re-run: another top-N"),
+                       ("spark_bare_median_s", "Spark, the job's transforms only (no writes)"),
+                       ("spark_count_median_s", "Spark, counting the lines"), ("duckdb_median_s", "DuckDB SQL")):
         points = [(x, r[key]) for x, r in zip(rows, results) if r.get(key)]
         if points:
             axes.plot(*zip(*points), marker="o", label=label)

@@ -13,6 +13,10 @@ commit of each holds the fingerprint of the current input and the rows each wrot
 the parse observed (a parse that failed that check is never reused); anything else (another file, a
 rewritten or touched file, a changed parser, a missing table, a run that died between the two
 writes) parses again.
+
+The same kind of note on each `sessions` commit (pipeline.sessions_fingerprint: the plays table's
+path and version, the gap, and the code that shapes sessions) lets a re-run that only asks for
+another top-N reuse the sessions too.
 """
 
 from __future__ import annotations

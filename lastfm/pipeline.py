@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -17,11 +18,12 @@ from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
 from lastfm import parsing, profiling, quality, reading, report, schemas, writing
+from lastfm import sessions as sessions_module
 from lastfm.config import TABLES, JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.parsing import parse_lines, rejected_lines, valid_plays
 from lastfm.lineage import commit_note, input_fingerprint, noted_fingerprint, noted_profile
-from lastfm.rankings import most_played, plays_in_sessions, song_play_counts, top_sessions, top_tracks
+from lastfm.rankings import plays_in_sessions, song_play_counts, top_sessions, top_tracks
 from lastfm.reading import input_files, latest_commit, read_lines, read_table, recorded_or_computed_md5
 from lastfm.schemas import OUTPUT_COLUMNS, RANK, SESSION_END, SESSION_START, TS, USER_ID
 from lastfm.sessions import build_sessions
@@ -79,26 +81,32 @@ def check_input(plays, profile: dict, config: JobConfig) -> list[str]:
     return quality.enforce(found, "input", config.warn_only)
 
 
-def check_output(top, plays, longest, songs_in_top_sessions: int, config: JobConfig,
-                 rows_read: int) -> tuple[list[str], dict, list[dict]]:
-    """The output expectations on the top_tracks table, before it becomes the deliverable (its
-    songs recounted from `plays` in the `longest` sessions), and the known-answer check when the
-    input is the real file: (failures, known-answer result, the top rows)."""
-    top_rows = [row.asDict() for row in top.orderBy(RANK).select(*OUTPUT_COLUMNS).collect()]
+def ranked_rows(top) -> list[dict]:
+    """The top tracks as OUTPUT_COLUMNS dicts, in rank order."""
+    return [row.asDict() for row in top.orderBy(RANK).select(*OUTPUT_COLUMNS).collect()]
+
+
+def check_output(top, top_rows: list[dict], plays, longest, config: JobConfig, rows_read: int) -> tuple[list[str], dict]:
+    """The output expectations on the top tracks (`top`, at most M rows, and the same as
+    `top_rows`: what the top_tracks table and the deliverable get), their songs recounted from
+    `plays` in the `longest` sessions, and the known-answer check when the input is the real
+    file: (failures, known-answer result)."""
     found = quality.validate_output(quality.checked_output(top, plays, longest))
+    # fewer than M rows is right only when the top sessions hold fewer than M songs: counted
+    # then, and only then (M rows leave no shortfall to find)
+    songs = config.top_tracks if len(top_rows) == config.top_tracks else \
+        plays.transform(plays_in_sessions(longest)).transform(song_play_counts).count()
     found += quality.validate_facts("output", quality.output_expectations(config),
-                                    quality.output_facts(len(top_rows), songs_in_top_sessions, config))
+                                    quality.output_facts(len(top_rows), songs, config))
     answer = quality.known_answer_check(config, rows_read, lambda: recorded_or_computed_md5(top.sparkSession, config.input), top_rows)
     if answer["checked"] and not answer["matches"]:
         found.append(f"not the published answer for the real file: {'; '.join(answer['differences'])}")
-    return quality.enforce(found, "output", config.warn_only), answer, top_rows
+    return quality.enforce(found, "output", config.warn_only), answer
 
 
-def write_profile_table(spark: SparkSession, profile: dict, sessions, config: JobConfig) -> TableVersion:
-    """Add the session profile to `profile` and write the `profile` table; the table version."""
-    profile["sessions"] = profiling.session_profile(sessions)
-    rows = spark.createDataFrame(profiling.flatten(profile), profiling.PROFILE)
-    return write_table(rows, config.table_path("profile"), constraints=quality.TABLE_CONSTRAINTS["profile"])
+def profile_rows(spark: SparkSession, profile: dict):
+    """The profile as the `profile` table's rows (one per metric)."""
+    return spark.createDataFrame(profiling.flatten(profile), profiling.PROFILE)
 
 
 def draw_report(summary: dict, profile: dict) -> str | None:
@@ -146,7 +154,7 @@ def parse_input(spark: SparkSession, config: JobConfig, fingerprint: str) -> tup
         log.warning("the parse's observed metrics did not arrive within %d s: profiling the input by another pass",
                     OBSERVATION_TIMEOUT_SECONDS)
         metrics = profiling.aggregate_input(parsed)
-    profile = profiling.input_profile(metrics)
+    profile = profiling.input_profile(metrics, profiling.time_metrics(read_table(spark, path("plays"))))
     counts = profile["rows"]
     lines = rejected_lines(parsed) if counts["rejected"] else spark.createDataFrame([], schemas.REJECTS)
     rejects = write_table(lines, path("rejects"), note=commit_note(fingerprint, profile), constraints=CONSTRAINTS["rejects"])
@@ -160,6 +168,23 @@ def parse_input(spark: SparkSession, config: JobConfig, fingerprint: str) -> tup
 # fresh parse (lineage.py).
 PARSE_CODE = (parsing, schemas, profiling, reading, writing, parse_input, PLAYS_PROPERTIES,
               CONSTRAINTS["plays"], CONSTRAINTS["rejects"])
+
+
+# Everything that shapes `sessions` from `plays` (the gap and the plays version are noted apart).
+SESSIONS_CODE = (sessions_module, schemas, writing, CONSTRAINTS["sessions"])
+
+
+def sessions_fingerprint(plays: TableVersion, gap_seconds: int) -> str:
+    """The fingerprint of the sessions of this version of `plays` under this gap (lineage.py)."""
+    return input_fingerprint([(plays.path, plays.version, gap_seconds)], code=SESSIONS_CODE)
+
+
+def reusable_table(spark: SparkSession, uri: str, fingerprint: str) -> TableVersion | None:
+    """The latest version of the table at `uri` when its commit notes `fingerprint`, else None."""
+    commit = latest_commit(spark, uri)
+    if commit is None or noted_fingerprint(commit["userMetadata"]) != fingerprint:
+        return None
+    return TableVersion(uri, commit["version"], commit["rows"])
 
 
 def reusable_parse(spark: SparkSession, fingerprint: str, plays_uri: str, rejects_uri: str):
@@ -178,7 +203,13 @@ def reusable_parse(spark: SparkSession, fingerprint: str, plays_uri: str, reject
 
 
 def run(spark: SparkSession, config: JobConfig) -> dict:
-    """Run the job once; return the run summary (counts, timings, table versions, output)."""
+    """Run the job once; return the run summary (counts, timings, table versions, output).
+
+    Each stage's result is computed once: the small ones (the top sessions, the top tracks) are
+    cached and feed their table, the checks, the summary and the deliverable alike. The Delta
+    writes of the small tables, which nothing later reads, and the drawing of the report run in
+    the background beside the next stages; all finish before any file is written.
+    """
     started, clock = time.time(), Stopwatch()
     path = config.table_path
     files = input_files(spark, config.input)
@@ -192,62 +223,67 @@ def run(spark: SparkSession, config: JobConfig) -> dict:
     warnings = check_reject_fraction(plays_written.rows, rejects_written.rows, config, path("rejects"))
 
     plays = read_table(spark, path("plays"))
-    with clock.stage("sessions"):
-        sessions_written = write_table(
-            plays.transform(build_sessions(config.session_gap_seconds)), path("sessions"), constraints=CONSTRAINTS["sessions"]
-        )
-        sessions = read_table(spark, path("sessions"))
-    with clock.stage("check_input"):
-        profile = {**input_profile, **profiling.user_profile(sessions)}
-        warnings += check_input(plays, profile, config)
-    with clock.stage("top_sessions"):
-        longest = sessions.transform(top_sessions(config.top_sessions))
-        top_sessions_written = write_table(longest, path("top_sessions"), constraints=CONSTRAINTS["top_sessions"])
-        longest = read_table(spark, path("top_sessions"))
-    with clock.stage("top_tracks"):
-        # small (the songs of N sessions) and read twice: computed once
-        songs = plays.transform(plays_in_sessions(longest)).transform(song_play_counts).cache()
-        top_tracks_written = write_table(songs.transform(most_played(config.top_tracks)), path("top_tracks"),
-                                         constraints=CONSTRAINTS["top_tracks"])
-        songs_in_top_sessions = songs.count()
-        songs.unpersist()
-    with clock.stage("check_output"):
-        top = read_table(spark, path("top_tracks"))
-        found, known_answer, top_rows = check_output(top, plays, longest, songs_in_top_sessions, config,
-                                                     plays_written.rows + rejects_written.rows)
-        warnings += found
-    with clock.stage("profile_report"):
-        profile_written = write_profile_table(spark, profile, sessions, config)
-        summary = {
-            "run_at": iso_instant(int(started)),
-            "input": config.input,
-            "input_files": len(files),
-            "input_bytes": sum(size for _, size, _ in files),
-            "input_fingerprint": fingerprint,
-            "plays_reused": bool(reused),
-            "rows_read": plays_written.rows + rejects_written.rows,
-            "rows_valid": plays_written.rows,
-            "rows_rejected": rejects_written.rows,
-            "sessions": sessions_written.rows,
-            "users": profile["users"],
-            "duplicate_plays": profile["duplicate_plays"],
-            "config": asdict(config),
-            "stage_seconds": clock.seconds,
-            "tables": {name: {"path": w.path, "version": w.version} for name, w in zip(TABLES, (
-                plays_written, rejects_written, sessions_written, top_sessions_written, top_tracks_written, profile_written))},
-            "output": config.output,
-            "top_tracks": top_rows,
-            "top_sessions": top_session_rows(longest),
-            "session_length_histogram": profiling.session_length_histogram(sessions),
-            "expectation_warnings": warnings,
-            "known_answer": known_answer,
-            "profile": config.beside_output("profile.json"),
-            "report": config.beside_output("report.html"),
-            "run_summary": config.beside_output("run_summary.json"),
-        }
-        page = draw_report(summary, profile)
-        if page is None:
-            summary["report"], summary["report_skipped"] = None, REPORT_SKIPPED
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="background") as background:
+        with clock.stage("sessions"):
+            # the same plays under the same gap (a re-run for another top-N): the same sessions
+            noted = sessions_fingerprint(plays_written, config.session_gap_seconds)
+            sessions_reused = reusable_table(spark, path("sessions"), noted)
+            sessions_written = sessions_reused or write_table(
+                plays.transform(build_sessions(config.session_gap_seconds)), path("sessions"), note=commit_note(noted),
+                constraints=CONSTRAINTS["sessions"])
+            sessions = read_table(spark, path("sessions"))
+        with clock.stage("check_input"):
+            profile = {**input_profile, **profiling.user_profile(sessions)}
+            warnings += check_input(plays, profile, config)
+        with clock.stage("top_sessions"):
+            longest = sessions.transform(top_sessions(config.top_sessions)).cache()
+            top_session_list = top_session_rows(longest)
+            top_sessions_written = background.submit(write_table, longest, path("top_sessions"),
+                                                     constraints=CONSTRAINTS["top_sessions"])
+        with clock.stage("top_tracks"):
+            top = plays.transform(plays_in_sessions(longest)).transform(top_tracks(config.top_tracks)).cache()
+            top_rows = ranked_rows(top)
+            top_tracks_written = background.submit(write_table, top, path("top_tracks"), constraints=CONSTRAINTS["top_tracks"])
+        with clock.stage("check_output"):
+            found, known_answer = check_output(top, top_rows, plays, longest, config, plays_written.rows + rejects_written.rows)
+            warnings += found
+        with clock.stage("profile_report"):
+            profile["sessions"] = profiling.session_profile(sessions)
+            profile_written = background.submit(write_table, profile_rows(spark, profile), path("profile"),
+                                                constraints=CONSTRAINTS["profile"])
+            summary = {
+                "run_at": iso_instant(int(started)),
+                "input": config.input,
+                "input_files": len(files),
+                "input_bytes": sum(size for _, size, _ in files),
+                "input_fingerprint": fingerprint,
+                "plays_reused": bool(reused),
+                "sessions_reused": bool(sessions_reused),
+                "rows_read": plays_written.rows + rejects_written.rows,
+                "rows_valid": plays_written.rows,
+                "rows_rejected": rejects_written.rows,
+                "sessions": sessions_written.rows,
+                "users": profile["users"],
+                "duplicate_plays": profile["duplicate_plays"],
+                "config": asdict(config),
+                "stage_seconds": clock.seconds,
+                "output": config.output,
+                "top_tracks": top_rows,
+                "top_sessions": top_session_list,
+                "session_length_histogram": profiling.session_length_histogram(sessions),
+                "expectation_warnings": warnings,
+                "known_answer": known_answer,
+                "profile": config.beside_output("profile.json"),
+                "report": config.beside_output("report.html"),
+                "run_summary": config.beside_output("run_summary.json"),
+            }
+            drawn = background.submit(draw_report, dict(summary), profile)
+            written = (plays_written, rejects_written, sessions_written,
+                       *(w.result() for w in (top_sessions_written, top_tracks_written, profile_written)))
+            page = drawn.result()
+            if page is None:
+                summary["report"], summary["report_skipped"] = None, REPORT_SKIPPED
+            summary["tables"] = {name: {"path": w.path, "version": w.version} for name, w in zip(TABLES, written)}
     # Every file is rendered before any is written, so a failure up to here leaves the earlier
     # run's files as they were; the side files go first and the deliverable, which a reader
     # takes as the sign of a finished run, last.
@@ -256,7 +292,7 @@ def run(spark: SparkSession, config: JobConfig) -> dict:
         if page is not None:
             write_text(spark, page, summary["report"])
         write_text(spark, json.dumps(summary, indent=2, default=str) + "\n", summary["run_summary"])
-        write_single_tsv(top, config.output)  # the same table version check_output just passed
+        write_single_tsv(top, config.output)  # the rows check_output passed and top_tracks holds
     return summary
 
 

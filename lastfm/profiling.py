@@ -1,9 +1,12 @@
 """A profile of one run's data, computed where the job already passes over it.
 
 - The input profile (rows read, valid and rejected by reason; per column nulls and empties;
-  ~distinct artist and track names; the time range; plays per UTC hour) is observed while the parse writes the
-  plays table (`observe_input`, a Spark Observation): no extra pass over the input. It is
-  noted with the parse (lineage.py), so a re-run that reuses the parse reuses it too.
+  ~distinct artist and track names) is observed while the parse writes the plays table
+  (`observe_input`, a Spark Observation): no extra pass over the input. The time range and the
+  plays per UTC hour come from one aggregate over the plays table's `ts` column just written
+  (`time_metrics`): observed metrics are evaluated row by row outside Spark's generated code, and
+  those 26 cost ~9x the aggregate (measured). The profile is noted with the parse (lineage.py),
+  so a re-run that reuses the parse reuses it too.
 - Users, plays per user, the heaviest listener and the duplicate plays come from the sessions
   table (one row per session, which counts its plays and duplicate plays).
 - Session lengths and durations come from the sessions table as well.
@@ -59,9 +62,8 @@ DISTINCT_FIELDS = (ARTIST_NAME, TRACK_NAME)
 HOUR = "_hour"
 
 
-def _input_metrics(parsed: DataFrame) -> tuple[DataFrame, list]:
-    """`parsed` with the hour column, and the aggregates that `input_profile` turns into the input
-    profile."""
+def _input_metrics(parsed: DataFrame) -> list:
+    """The aggregates over `parsed` that `input_profile` turns into the input profile."""
     valid = F.col(REASON).isNull()
     metrics = [F.count(F.lit(1)).alias("read")]
     metrics += [F.count_if(F.col(REASON) == reason).alias(f"rejected.{reason}") for reason in REJECT_REASONS]
@@ -71,26 +73,29 @@ def _input_metrics(parsed: DataFrame) -> tuple[DataFrame, list]:
             metrics.append(F.count_if(valid & (F.col(c) == "")).alias(f"{c}.empty"))
         if c in DISTINCT_FIELDS:
             metrics.append(F.approx_count_distinct(F.when(valid, F.col(c)), 0.01).alias(f"{c}.distinct_approx"))
-    # epoch arithmetic, not hour()/date_format(): those follow the session time zone, the
-    # profile is in UTC whatever it is
-    seconds = F.unix_timestamp(F.when(valid, F.col(TS)))
-    metrics += [F.min(seconds).alias("first"), F.max(seconds).alias("last")]
-    metrics += [F.count_if(F.col(HOUR) == h).alias(f"hour.{h}") for h in range(24)]
-    # the hour once per row, in the parse's own (compiled) projection, not 24 times per row
-    return parsed.withColumn(HOUR, F.floor(F.pmod(seconds, 86_400) / 3_600)), metrics
+    return metrics
 
 
 def observe_input(parsed: DataFrame, observation: Observation) -> DataFrame:
     """`parsed` (parsing.parse_lines: fields and `reason`) with `observation` collecting the
     aggregates that `input_profile` turns into the input profile, as the rows go by."""
-    with_hour, metrics = _input_metrics(parsed)
-    return with_hour.observe(observation, *metrics).drop(HOUR)
+    return parsed.observe(observation, *_input_metrics(parsed))
 
 
 def aggregate_input(parsed: DataFrame) -> dict:
     """The same aggregates as `observe_input`, by a pass of their own (the fallback of `observed`)."""
-    with_hour, metrics = _input_metrics(parsed)
-    return with_hour.agg(*metrics).first().asDict()
+    return parsed.agg(*_input_metrics(parsed)).first().asDict()
+
+
+def time_metrics(plays: DataFrame) -> dict:
+    """The first and last play and the plays per UTC hour (`first`, `last`, `hour.<h>`), by one
+    aggregate over `plays.ts`."""
+    # epoch arithmetic, not hour()/date_format(): those follow the session time zone, the
+    # profile is in UTC whatever it is; the hour once per row, not 24 times
+    seconds = F.unix_timestamp(TS)
+    times = plays.select(seconds.alias("seconds"), F.floor(F.pmod(seconds, 86_400) / 3_600).alias(HOUR))
+    return times.agg(F.min("seconds").alias("first"), F.max("seconds").alias("last"),
+                     *[F.count_if(F.col(HOUR) == h).alias(f"hour.{h}") for h in range(24)]).first().asDict()
 
 
 def observed(observation: Observation, timeout_seconds: float) -> dict | None:
@@ -104,8 +109,10 @@ def observed(observation: Observation, timeout_seconds: float) -> dict | None:
     return result.get("metrics")
 
 
-def input_profile(metrics: dict) -> dict:
-    """The input profile (JSON-ready) from the observed values of `observe_input`."""
+def input_profile(observed: dict, times: dict) -> dict:
+    """The input profile (JSON-ready) from the observed values of `observe_input` and the
+    `time_metrics` of the plays."""
+    metrics = {**observed, **times}
     rejected = {reason: metrics[f"rejected.{reason}"] for reason in REJECT_REASONS if metrics[f"rejected.{reason}"]}
     columns = {
         c: {k: metrics[f"{c}.{k}"] for k in ("nulls", "empty", "distinct_approx") if f"{c}.{k}" in metrics}

@@ -20,6 +20,10 @@ from datetime import datetime, timezone
 
 FIGSIZE = (9, 4.5)
 ISO = "%Y-%m-%dT%H:%M:%SZ"
+# Fonts with Chinese, Japanese and Korean glyphs, by family name, in order of preference: the real
+# file names many CJK artists and songs, and matplotlib's own DejaVu Sans draws them as empty
+# boxes. `make setup` installs Debian's fonts-wqy-microhei (`make fonts`).
+CJK_FAMILIES = ("Noto Sans CJK JP", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei")
 
 
 def _pyplot():
@@ -27,8 +31,25 @@ def _pyplot():
 
     matplotlib.use("Agg")  # no display on a driver or CI
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
 
+    known = {font.name for font in font_manager.fontManager.ttflist}
+    # a glyph DejaVu Sans lacks is taken from the next family that has it (matplotlib >= 3.6)
+    plt.rcParams["font.family"] = ["DejaVu Sans", *[family for family in CJK_FAMILIES if family in known]]
     return plt
+
+
+def refresh_fonts() -> list[str]:
+    """The CJK families matplotlib knows, after listing the system's fonts again when it knows
+    none: it lists them once per user and caches the list, so a font installed later goes unseen.
+    Run by `make fonts`."""
+    from matplotlib import font_manager
+
+    known = lambda: [family for family in CJK_FAMILIES if family in {f.name for f in font_manager.fontManager.ttflist}]  # noqa: E731
+    if not known():
+        # matplotlib's own rebuild (what it does when the cache is missing), which rewrites the cache
+        font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)
+    return known()
 
 
 def _png(figure) -> str:

@@ -80,6 +80,13 @@ def test_end_to_end_matches_duckdb_and_reruns_identically(sample, tmp_path):
     output = tmp_path / "top.tsv"
     expected = top_tracks(str(sample))
     assert len(expected) == 10 and read_tsv(str(output)) == expected
+    # what a person reads: progress, the answer as a table, where the files are; no JSON
+    lines = first.stdout.splitlines()
+    assert [line for line in lines if re.fullmatch(r"\d\d:\d\d:\d\d stage parse done in [\d.]+ s", line)]
+    table = lines.index("  plays  song")
+    assert [line.split(None, 1) for line in lines[table + 1:table + 11]] == [[str(n), f"{a} - {t}"] for a, t, n in expected]
+    assert f"answer       {output}" in lines and f"run summary  {tmp_path / 'run_summary.json'}" in lines
+    assert not [line for line in lines if line.lstrip().startswith("{") or " INFO " in line]
     digest = hashlib.sha256(output.read_bytes()).hexdigest()
 
     tables = {name: DeltaTable(str(tmp_path / "wh" / name)) for name in ("plays", "rejects", "sessions", "top_sessions", "top_tracks")}
@@ -89,13 +96,20 @@ def test_end_to_end_matches_duckdb_and_reruns_identically(sample, tmp_path):
     assert rows["top_sessions"].num_rows == 50 and rows["top_tracks"].num_rows == 10
     assert sum(rows["sessions"].column("play_count").to_pylist()) == 120_000
 
-    second = submit(*job_args(sample, tmp_path))
+    second = submit(*job_args(sample, tmp_path), "--verbose")
     assert second.returncode == 0, second.stderr[-3000:]
+    # --verbose: the run summary as printed is run_summary.json, but for the deliverable's own
+    # timing (written after it)
+    (printed,) = [json.loads(line) for line in second.stdout.splitlines() if line.startswith("{")]
+    on_disk = json.loads((tmp_path / "run_summary.json").read_text())
+    del printed["stage_seconds"]["deliverable"]
+    assert printed == on_disk and on_disk["plays_reused"] and on_disk["rows_valid"] == 120_000
     assert hashlib.sha256(output.read_bytes()).hexdigest() == digest
     for name, table in tables.items():
         table.update_incremental()
-        # an unchanged input is not parsed again: plays and rejects keep their version
-        assert table.version() == (0 if name in ("plays", "rejects") else 1), name
+        # an unchanged input is not parsed again, nor sessionized under the same gap: plays,
+        # rejects and sessions keep their version
+        assert table.version() == (0 if name in ("plays", "rejects", "sessions") else 1), name
         again = table.to_pyarrow_table()
         assert sorted(again.to_pylist(), key=repr) == sorted(rows[name].to_pylist(), key=repr), name
 

@@ -63,6 +63,13 @@ def test_rerun_with_another_question_reuses_plays_and_a_touched_input_is_parsed_
     assert regap["tables"]["sessions"]["version"] == 1
     assert (regap["rows_valid"], regap["rows_rejected"]) == (cold["rows_valid"], cold["rows_rejected"]) == (3000, 3)
     assert read_tsv(config.output) == duckdb_top_tracks(str(source), gap_seconds=1800)
+    assert not regap["sessions_reused"]
+
+    # only the top-N differs: the sessions of that gap are reused too, the answer is the question's
+    fewer = run(spark, JobConfig(**{**vars(config), "session_gap_minutes": 30, "top_sessions": 2}))
+    assert fewer["plays_reused"] and fewer["sessions_reused"] and fewer["tables"]["sessions"]["version"] == 1
+    assert fewer["sessions"] == regap["sessions"]
+    assert read_tsv(config.output) == duckdb_top_tracks(str(source), gap_seconds=1800, top_sessions=2)
 
     stat = os.stat(source)
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # same bytes, another time

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pyspark.sql import Observation
 
 from lastfm import profiling
-from lastfm.parsing import parse_lines
+from lastfm.parsing import parse_lines, valid_plays
 from lastfm.schemas import SESSIONS
 
 
@@ -35,10 +35,10 @@ def observed_profile(spark, lines):
     observation = Observation("input")
     parsed = spark.createDataFrame([(line,) for line in lines], "value string").transform(parse_lines)
     profiling.observe_input(parsed, observation).write.format("noop").mode("overwrite").save()
-    return profiling.input_profile(profiling.observed(observation, timeout_seconds=60))
+    return profiling.input_profile(profiling.observed(observation, timeout_seconds=60), profiling.time_metrics(valid_plays(parsed)))
 
 
-def test_input_profile_is_observed_during_the_parse(spark):
+def test_input_profile_is_observed_during_the_parse_and_timed_from_the_plays(spark):
     hours = [0] * 24
     hours[10], hours[12], hours[23] = 3, 1, 1
     assert observed_profile(spark, LINES) == {
@@ -63,7 +63,8 @@ def test_lost_metrics_time_out_and_a_pass_of_its_own_gives_the_same_profile(spar
     start = time.monotonic()
     assert profiling.observed(lost, timeout_seconds=1.0) is None
     assert time.monotonic() - start < 10  # bounded: observation.get alone waits forever
-    assert profiling.input_profile(profiling.aggregate_input(parsed)) == observed_profile(spark, LINES)
+    times = profiling.time_metrics(valid_plays(parsed))
+    assert profiling.input_profile(profiling.aggregate_input(parsed), times) == observed_profile(spark, LINES)
 
 
 def test_hours_are_utc_whatever_the_session_time_zone(spark):

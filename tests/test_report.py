@@ -5,10 +5,12 @@ import json
 import re
 import shutil
 import subprocess
+import warnings
 from datetime import datetime
 
 import pytest
 
+from lastfm import report
 from lastfm.report import render, render_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -95,3 +97,13 @@ def test_names_that_look_like_math_text_are_drawn_verbatim():
     sessions = [dict(TOP_SESSIONS[0], user_id="$u_1$")]
     html = render(PROFILE, HISTOGRAM, songs, sessions, "in.tsv", datetime(2026, 1, 1))
     assert html.count('src="data:image/png;base64,') == 4
+
+
+def test_cjk_names_are_drawn_with_their_own_glyphs():
+    # the real file's Japanese, Korean and Chinese names; without a CJK font (`make fonts`)
+    # matplotlib warns of each missing glyph and draws an empty box
+    names = [("椎名林檎", "丸の内サディスティック", 3), ("방탄소년단", "봄날", 2), ("王菲", "红豆", 1)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report.top_songs_figure([{"artist_name": a, "track_name": t, "play_count": n} for a, t, n in names])
+    assert not [str(w.message) for w in caught if "missing from font" in str(w.message)]
