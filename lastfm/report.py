@@ -31,12 +31,18 @@ def _pyplot():
 
     matplotlib.use("Agg")  # no display on a driver or CI
     import matplotlib.pyplot as plt
+
+    # a glyph DejaVu Sans lacks is taken from the next family that has it (matplotlib >= 3.6)
+    plt.rcParams["font.family"] = ["DejaVu Sans", *_cjk_families()]
+    return plt
+
+
+def _cjk_families() -> list[str]:
+    """The CJK_FAMILIES matplotlib knows."""
     from matplotlib import font_manager
 
     known = {font.name for font in font_manager.fontManager.ttflist}
-    # a glyph DejaVu Sans lacks is taken from the next family that has it (matplotlib >= 3.6)
-    plt.rcParams["font.family"] = ["DejaVu Sans", *[family for family in CJK_FAMILIES if family in known]]
-    return plt
+    return [family for family in CJK_FAMILIES if family in known]
 
 
 def refresh_fonts() -> list[str]:
@@ -45,11 +51,10 @@ def refresh_fonts() -> list[str]:
     Run by `make fonts`."""
     from matplotlib import font_manager
 
-    known = lambda: [family for family in CJK_FAMILIES if family in {f.name for f in font_manager.fontManager.ttflist}]  # noqa: E731
-    if not known():
+    if not _cjk_families():
         # matplotlib's own rebuild (what it does when the cache is missing), which rewrites the cache
         font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)
-    return known()
+    return _cjk_families()
 
 
 def _png(figure) -> str:
