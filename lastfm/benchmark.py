@@ -27,6 +27,12 @@ _DUCKDB_SNIPPET = (
 )
 
 
+# What the benchmark runs (scripts/benchmark.py), as its results name them, and their labels.
+ENGINES = (("duckdb", "DuckDB SQL"), ("spark_count", "Spark, count the lines only"),
+           ("spark_bare", "Spark, the job's transforms only (no writes)"), ("job_cold", "the job, cold"),
+           ("job_regap", "the job, re-run: another gap"), ("job_retop", "the job, re-run: another top-N"))
+
+
 @dataclass
 class Measurement:
     engine: str
@@ -129,11 +135,8 @@ def plot(results: list[dict], path: Path) -> None:
     results = sorted(results, key=lambda r: r["rows"])
     rows = [r["rows"] / 1e6 for r in results]
     figure, axes = plt.subplots(figsize=(6, 3.6), dpi=100)
-    for key, label in (("job_cold_median_s", "the job, cold"), ("job_regap_median_s", "the job, re-run: another gap"),
-                       ("job_retop_median_s", "the job, re-run: another top-N"),
-                       ("spark_bare_median_s", "Spark, the job's transforms only (no writes)"),
-                       ("spark_count_median_s", "Spark, counting the lines"), ("duckdb_median_s", "DuckDB SQL")):
-        points = [(x, r[key]) for x, r in zip(rows, results) if r.get(key)]
+    for name, label in ENGINES:
+        points = [(x, r[f"{name}_median_s"]) for x, r in zip(rows, results) if r.get(f"{name}_median_s")]
         if points:
             axes.plot(*zip(*points), marker="o", label=label)
     axes.set_xlabel("input rows (millions)")

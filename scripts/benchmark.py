@@ -131,11 +131,6 @@ def bench_size(rows: int, args) -> dict:
     return result
 
 
-ENGINES = (("duckdb", "DuckDB SQL"), ("spark_count", "Spark, count the lines only"),
-           ("spark_bare", "Spark, the job's transforms only"), ("job_cold", "the job, cold"),
-           ("job_regap", "the job, re-run: another gap"), ("job_retop", "the job, re-run: another top-N"))
-
-
 def report(result: dict) -> str:
     lines = [
         f"rows {result['rows']:,} ({result['input_bytes'] / 1e9:.2f} GB), {result['runs']} rounds, "
@@ -143,7 +138,7 @@ def report(result: dict) -> str:
         f"load (1-min) {min(result['load_1min']):.1f}..{max(result['load_1min']):.1f}",
         f"  {'engine':<36}{'median s':>9}   {'runs s':<24}{'peak RSS':>9}{'CPU s':>8}",
     ]
-    for name, label in ENGINES:
+    for name, label in benchmark.ENGINES:
         if f"{name}_s" in result:
             runs = " ".join(f"{s:.1f}" for s in result[f"{name}_s"])
             lines.append(f"  {label:<36}{result[f'{name}_median_s']:>9.1f}   {runs:<24}"
