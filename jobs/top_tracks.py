@@ -2,12 +2,15 @@
 
     spark-submit jobs/top_tracks.py --input PATH --output FILE.tsv --warehouse DIR \
         [--session-gap-minutes 20] [--top-sessions 50] [--top-tracks 10] \
-        [--max-reject-fraction 0.001] [--max-duplicate-fraction 0.01] [--warn-only] [--verbose]
+        [--max-reject-fraction 0.001] [--max-duplicate-fraction 0.01] [--warn-only] [--verbose] \
+        [--incremental | --as-of-version N]
 
 Prints the stages as they run, then the top songs and where the files are; the whole run summary
 is in run_summary.json beside the output (printed too with --verbose).
 
-Exit codes: 0 success, 2 bad usage or unusable input, 3 data-quality failure, 1 anything else.
+Exit codes: 0 success, 2 bad usage or unusable input (or an ingested file that changed), 3
+data-quality failure, 4 another run changed the warehouse at the same time (run again), 1
+anything else.
 The master and cluster settings come from spark-submit, never from this file.
 """
 
@@ -47,6 +50,10 @@ def parse_command_line(argv=None) -> tuple[JobConfig, bool]:
                         help="most rows allowed to repeat an earlier (user, timestamp, artist, track)")
     parser.add_argument("--warn-only", action="store_true",
                         help="log failed data expectations as warnings instead of failing with exit 3")
+    parser.add_argument("--incremental", action="store_true",
+                        help="ingest only the files under --input that the warehouse has not ingested yet")
+    parser.add_argument("--as-of-version", type=int, default=None, metavar="N",
+                        help="rebuild the deliverable from the plays table as of its version N (no table written)")
     parser.add_argument("--verbose", action="store_true",
                         help="every library's INFO log lines, and the run summary printed as JSON")
     options = vars(parser.parse_args(argv))
@@ -73,7 +80,9 @@ def report_lines(summary: dict) -> list[str]:
     table = [f"  {'plays':>{width}}  song"]
     table += [f"  {r['play_count']:>{width}}  {r['artist_name']} - {r['track_name']}" for r in summary["top_tracks"]]
     seconds = sum(summary["stage_seconds"].values())
+    unchanged = ["nothing new since the last run: tables and answer unchanged"] if summary.get("nothing_new") else []
     return [
+        *unchanged,
         f"top {len(summary['top_tracks'])} songs in the {summary['config']['top_sessions']} longest sessions "
         f"({summary['rows_valid']:,} plays, {summary['rows_rejected']:,} rejected line{'' if summary['rows_rejected'] == 1 else 's'}, "
         f"{summary['sessions']:,} sessions, "

@@ -30,7 +30,8 @@ _DUCKDB_SNIPPET = (
 # What the benchmark runs (scripts/benchmark.py), as its results name them, and their labels.
 ENGINES = (("duckdb", "DuckDB SQL"), ("spark_count", "Spark, count the lines only"),
            ("spark_bare", "Spark, the job's transforms only (no writes)"), ("job_cold", "the job, cold"),
-           ("job_regap", "the job, re-run: another gap"), ("job_retop", "the job, re-run: another top-N"))
+           ("job_regap", "the job, re-run: another gap"), ("job_retop", "the job, re-run: another top-N"),
+           ("job_daily_cold", "the job, cold, history + one day"), ("job_increment", "the job, --incremental: the day added"))
 
 
 @dataclass
@@ -153,3 +154,34 @@ def plot(results: list[dict], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     plt.close(figure)
+
+
+def split_off_a_day(source: Path, history: Path, day: Path, every: int = 1000, recent: int = 100,
+                    late_every: int = 50) -> tuple[int, int]:
+    """Split a generated input into the history a warehouse holds and one day's increment: each
+    user's newest 1/`every` plays (the first lines of the user's block: the file is grouped by
+    user, newest first), plus late plays: every `late_every`-th of the user's next 1/`recent`
+    plays (a phone that syncs days late; plays older than some the warehouse already holds).
+    Returns (history lines, day lines); both files end with a newline."""
+    written = [0, 0]
+    with open(source, encoding="utf-8", newline="") as lines, open(history, "w", encoding="utf-8", newline="") as old, \
+            open(day, "w", encoding="utf-8", newline="") as new:
+        block: list[str] = []
+
+        def flush():
+            newest, late = -(-len(block) // every), -(-len(block) // every) + -(-len(block) // recent)
+            for index, line in enumerate(block):  # ceil: every user gets at least one new play
+                target = 1 if index < newest or (index < late and (index - newest) % late_every == late_every - 1) else 0
+                (new if target else old).write(line)
+                written[target] += 1
+            block.clear()
+
+        user = None
+        for line in lines:
+            current = line.split("\t", 1)[0]
+            if current != user:
+                flush()
+                user = current
+            block.append(line if line.endswith("\n") else line + "\n")
+        flush()
+    return written[0], written[1]

@@ -8,6 +8,7 @@ from lastfm.errors import UsageError
 
 MAX_GAP_MINUTES = 1e9  # ~1,900 years: longer than any listening history
 TABLES = ("plays", "rejects", "sessions", "top_sessions", "top_tracks", "profile")
+RUNS_TABLE = "runs"  # the log of runs, beside the tables
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,8 @@ class JobConfig:
     # rows repeating an earlier (user, timestamp, artist, track): counted and kept
     max_duplicate_fraction: float = 0.01
     warn_only: bool = False  # failed data expectations are logged, not fatal
-
+    incremental: bool = False  # ingest only the input files the warehouse has not ingested yet
+    as_of_version: int | None = None  # rebuild the deliverable from `plays` as of this version
     def __post_init__(self):
         # `not <=`, so that nan fails too; the cap keeps the gap in seconds a 64-bit number
         if not 0 <= self.session_gap_minutes <= MAX_GAP_MINUTES:
@@ -34,10 +36,16 @@ class JobConfig:
             raise UsageError(
                 f"--max-duplicate-fraction must be between 0 and 1, got {self.max_duplicate_fraction}"
             )
+        if self.as_of_version is not None and (self.as_of_version < 0 or self.incremental):
+            raise UsageError(f"--as-of-version must be >= 0 and without --incremental, got {self.as_of_version}")
         if not 0 <= self.max_reject_fraction <= 1:
             raise UsageError(
                 f"--max-reject-fraction must be between 0 and 1, got {self.max_reject_fraction}"
             )
+
+    @property
+    def mode(self) -> str:
+        return "as_of" if self.as_of_version is not None else "incremental" if self.incremental else "full"
 
     @property
     def session_gap_seconds(self) -> int:
@@ -45,7 +53,7 @@ class JobConfig:
 
     def table_path(self, table: str) -> str:
         """Where a Delta table lives: `<warehouse>/<table>`."""
-        assert table in TABLES, table
+        assert table in (*TABLES, RUNS_TABLE), table
         return f"{self.warehouse.rstrip('/')}/{table}"
 
     def beside_output(self, name: str) -> str:

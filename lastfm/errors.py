@@ -20,3 +20,9 @@ class DataQualityError(JobError):
     """The input was read but fails an expectation (e.g. too many rejected lines)."""
 
     exit_code = 3
+
+
+class ConcurrentRunError(JobError):
+    """Another run changed the warehouse while this one ran; this one stopped (run it again)."""
+
+    exit_code = 4

@@ -47,12 +47,18 @@ def _source(part) -> str:
         return f"{part.__module__}.{part.__qualname__}" if isinstance(part, FunctionType) else part.__name__
 
 
-def commit_note(fingerprint: str, input_profile: dict | None = None) -> str:
-    """The `userMetadata` a parse commit carries."""
-    note = {NOTE_KEY: fingerprint}
+def commit_note(fingerprint: str | None, input_profile: dict | None = None, **more) -> str:
+    """The `userMetadata` a commit carries: the fingerprint, the input profile of a parse, and
+    any `more` (the ledger of an ingest, incremental.py)."""
+    note = {NOTE_KEY: fingerprint, **more}
     if input_profile is not None:
         note[PROFILE_KEY] = input_profile
     return json.dumps(note)
+
+
+def noted(note: str | None, key: str):
+    """The value of `key` in a commit's `userMetadata`, or None."""
+    return _noted(note).get(key)
 
 
 def _noted(note: str | None) -> dict:

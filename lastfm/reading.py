@@ -53,13 +53,35 @@ def input_files(spark: SparkSession, uri: str) -> list[tuple[str, int, int]]:
     return sorted(files)
 
 
-def read_lines(spark: SparkSession, uri: str) -> DataFrame:
-    """The raw input as one string column `value` per line (LF, CRLF or CR line ends)."""
+def read_lines(spark: SparkSession, uri: str | list[str]) -> DataFrame:
+    """The raw input (a file or folder, or a list of files) as one string column `value` per line
+    (LF, CRLF or CR line ends)."""
     return spark.read.option("recursiveFileLookup", "true").text(uri)
 
 
-def read_table(spark: SparkSession, uri: str) -> DataFrame:
-    return spark.read.format("delta").load(uri)
+def read_table(spark: SparkSession, uri: str, version: int | None = None) -> DataFrame:
+    """The Delta table at `uri`, as of `version` when given."""
+    reader = spark.read.format("delta")
+    return (reader if version is None else reader.option("versionAsOf", version)).load(uri)
+
+
+def read_changes(spark: SparkSession, uri: str, after: int, through: int) -> DataFrame:
+    """The rows the commits after version `after` through `through` inserted, updated or deleted
+    (Delta's change data feed, `_change_type` and `_commit_version` columns)."""
+    return (spark.read.format("delta").option("readChangeFeed", "true")
+            .option("startingVersion", after + 1).option("endingVersion", through).load(uri))
+
+
+def table_history(spark: SparkSession, uri: str) -> list[dict]:
+    """Every commit of the Delta table at `uri`, newest first: version, operation, mode
+    (Append, Overwrite...), userMetadata and rows written; [] when there is no table."""
+    if not DeltaTable.isDeltaTable(spark, uri):
+        return []
+    history = DeltaTable.forPath(spark, uri).history().select("version", "operation", "operationParameters",
+                                                               "userMetadata", "operationMetrics")
+    return [{"version": r["version"], "operation": r["operation"], "mode": (r["operationParameters"] or {}).get("mode"),
+             "userMetadata": r["userMetadata"], "rows": int((r["operationMetrics"] or {}).get("numOutputRows", 0))}
+            for r in history.collect()]
 
 
 def latest_commit(spark: SparkSession, uri: str) -> dict | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pyspark.sql.types import (
+    ArrayType,
     IntegerType,
     LongType,
+    MapType,
     StringType,
     StructField,
     StructType,
@@ -77,3 +79,19 @@ TOP_TRACKS = StructType(
 
 # The deliverable's header, in order.
 OUTPUT_COLUMNS = (ARTIST_NAME, TRACK_NAME, PLAY_COUNT)
+
+# The `runs` table: one row per run, appended when it ends (succeeded or failed).
+RUNS = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("mode", StringType(), False),  # full, incremental or as_of
+        StructField("started_at", TimestampType(), False),
+        StructField("ended_at", TimestampType(), False),
+        StructField("status", StringType(), False),  # succeeded, nothing_new or failed
+        StructField("error", StringType(), True),  # the one line the run ended with
+        StructField("input_files_ingested", ArrayType(StringType(), False), False),
+        StructField("rows_added", LongType(), False),  # valid plays + rejected lines ingested
+        StructField("table_versions", MapType(StringType(), LongType(), False), False),  # the versions it wrote
+        StructField("config", StringType(), False),  # the run's options, JSON
+    ]
+)

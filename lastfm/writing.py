@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lastfm.errors import DataQualityError
+from lastfm.errors import ConcurrentRunError, DataQualityError
 from lastfm.reading import hadoop_path, latest_commit, local_path
 from lastfm.schemas import OUTPUT_COLUMNS, RANK
 
@@ -25,9 +25,19 @@ class TableVersion:
     rows: int
 
 
+# Delta's optimistic concurrency: another writer committed a change this commit conflicts with
+CONCURRENT_CHANGES = ("ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
+                      "ConcurrentTransactionException", "ConcurrentWriteException", "MetadataChangedException",
+                      "ProtocolChangedException")
+
+
 def write_table(rows: DataFrame, uri: str, note: str | None = None,
-                constraints: dict[str, str] | None = None, properties: dict[str, str] | None = None) -> TableVersion:
+                constraints: dict[str, str] | None = None, properties: dict[str, str] | None = None, *,
+                append: bool = False, transaction: tuple[str, int] | None = None) -> TableVersion:
     """Overwrite the Delta table at `uri` with `rows` in one commit; `note` goes in its history.
+    With `append`, add them instead. `transaction` (application id, version)
+    makes the write idempotent: Delta skips it when the table has seen that version of that
+    application already, and fails it when a concurrent commit carried the same.
 
     `constraints` (name -> SQL boolean) become the table's Delta CHECK constraints in that same
     commit (table properties `delta.constraints.<name>`, what ALTER TABLE ADD CONSTRAINT sets),
@@ -35,7 +45,11 @@ def write_table(rows: DataFrame, uri: str, note: str | None = None,
     keeps its previous version, with DataQualityError. `properties` are other Delta table
     properties (`delta.*`), set in the same commit.
     """
-    writer = rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    writer = rows.write.format("delta").mode("append" if append else "overwrite")
+    if not append:
+        writer = writer.option("overwriteSchema", "true")
+    if transaction is not None:
+        writer = writer.option("txnAppId", transaction[0]).option("txnVersion", transaction[1])
     if note is not None:
         writer = writer.option("userMetadata", note)
     for name, check in (constraints or {}).items():
@@ -45,6 +59,10 @@ def write_table(rows: DataFrame, uri: str, note: str | None = None,
     try:
         writer.save(uri)
     except Exception as error:
+        conflict = next((name for name in CONCURRENT_CHANGES if name in str(error)), None)
+        if conflict:
+            raise ConcurrentRunError(f"{uri}: another run changed this table at the same time ({conflict}); "
+                                     "this run stopped, and the tables are the other run's: run it again") from None
         if "DeltaInvariantViolationException" not in str(error):
             raise
         raise DataQualityError(f"{uri}: {constraint_violation(str(error))}") from None

@@ -8,8 +8,13 @@ lines (scripts/spark_count.py: start-up and reading), the job's transforms with 
 (scripts/spark_bare.py), the job cold (fresh warehouse), and two re-runs on that warehouse with an
 unchanged input: another --session-gap-minutes (plays reused) and then another --top-sessions
 (plays and sessions reused). Every answer is checked against DuckDB's. Prints the medians and each
-target's ratio next to its goal (issue 11); keeps them in data/bench/results/<rows>.json, which
-`--plot` draws (every size measured so far).
+target's ratio next to its goal (issues 11 and 12); keeps them in data/bench/results/<rows>.json,
+which `--plot` draws (every size measured so far).
+
+Then the daily bench (--daily-rows, default the real file's size): the input split into a history
+and one day (each user's newest 1/1000 plays and some late ones), a warehouse of the history built
+once, and per round the job cold on history + day against `--incremental` adding the day to a copy
+of that warehouse; both answers must be byte-identical.
 """
 
 import argparse
@@ -39,6 +44,9 @@ def parse_args(argv=None):
     parser.add_argument("--rerun-gap-minutes", type=float, default=30,
                         help="--session-gap-minutes of the re-runs")
     parser.add_argument("--rerun-top-sessions", type=int, default=40, help="--top-sessions of the second re-run")
+    parser.add_argument("--daily-rows", type=int, nargs="*", default=[FULL],
+                        help="sizes of the daily bench: a warehouse of that input less one day, then that day "
+                             "added by --incremental vs a cold full run (none: skip it)")
     parser.add_argument("--plot", type=Path, nargs="?", const=REPO / "docs" / "benchmark.png",
                         help="write a PNG of time vs rows (default docs/benchmark.png)")
     return parser.parse_args(argv)
@@ -131,6 +139,62 @@ def bench_size(rows: int, args) -> dict:
     return result
 
 
+def bench_daily(rows: int, args) -> dict:
+    """One day's increment (lastfm.benchmark.split_off_a_day: each user's newest 1/1000 plays and
+    some late ones) added by `--incremental` to a warehouse of the rest (built once, copied for
+    each round), against the job cold on the same files; both answers must be identical."""
+    data = args.data.resolve()
+    folder = data / f"daily-{rows}"
+    landing, day_file = folder / "landing", folder / "day" / "2013-09-30.tsv"
+    if not (landing / "history.tsv").exists():
+        (landing).mkdir(parents=True, exist_ok=True)
+        day_file.parent.mkdir(parents=True, exist_ok=True)
+        print(f"  split off a day: {benchmark.split_off_a_day(sample(data, rows), landing / 'history.tsv', day_file)}", flush=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYSPARK_PYTHON": sys.executable}
+    spark_submit = str(Path(sys.executable).parent / "spark-submit")
+    job = lambda name, *extra: benchmark.job_command(  # noqa: E731
+        spark_submit, str(REPO / "jobs" / "top_tracks.py"), str(landing), str(folder / name / "top.tsv"),
+        str(folder / name / "wh"), args.driver_memory, extra)
+    history = folder / "history-warehouse"
+    if not (history / "top.tsv").exists():  # the warehouse before the day: built once, not timed
+        shutil.rmtree(history, ignore_errors=True)
+        (landing / day_file.name).unlink(missing_ok=True)
+        checked(benchmark.measure("job_history", job("history-warehouse"), env, str(REPO)))
+    shutil.copy2(day_file, landing / day_file.name)  # the day lands (kept: the same file every round)
+    runs = {"job_daily_cold": [], "job_increment": []}
+    summaries = []
+    for round_ in range(1, args.runs + 1):
+        shutil.rmtree(folder / "cold", ignore_errors=True)
+        runs["job_daily_cold"].append(checked(benchmark.measure("job_daily_cold", job("cold"), env, str(REPO))))
+        shutil.rmtree(folder / "increment", ignore_errors=True)
+        shutil.copytree(history, folder / "increment")
+        runs["job_increment"].append(checked(benchmark.measure("job_increment", job("increment", "--incremental"),
+                                                               env, str(REPO))))
+        summary = json.loads((folder / "increment" / "run_summary.json").read_text())
+        if summary["input_files_ingested"] != [f"file:{landing / day_file.name}"]:
+            sys.exit(f"job_increment round {round_}: ingested {summary['input_files_ingested']}, not the day's file")
+        if (folder / "increment" / "top.tsv").read_bytes() != (folder / "cold" / "top.tsv").read_bytes():
+            sys.exit(f"job_increment round {round_}: its answer differs from the cold run's")
+        summaries.append(summary)
+        print(f"  daily round {round_}: " + ", ".join(f"{k} {v[-1].seconds:.1f} s" for k, v in runs.items()), flush=True)
+    results = data / "results" / f"{rows}.json"
+    result = json.loads(results.read_text()) if results.exists() else {"rows": rows, "runs": args.runs}
+    for key, value in (("input_bytes", (landing / "history.tsv").stat().st_size + day_file.stat().st_size),
+                       ("driver_memory", args.driver_memory), ("cores", os.cpu_count())):
+        result.setdefault(key, value)
+    result["load_1min"] = result.get("load_1min", []) + [m.load_before for ms in runs.values() for m in ms]
+    result["daily_rows_added"] = summaries[0]["rows_added"]
+    for name, measurements in runs.items():
+        result[f"{name}_s"] = [m.seconds for m in measurements]
+        result[f"{name}_median_s"] = statistics.median(m.seconds for m in measurements)
+        result[f"{name}_cpu_median_s"] = statistics.median(m.cpu_seconds for m in measurements)
+        result[f"{name}_peak_rss_mb"] = round(max(m.peak_rss_bytes for m in measurements) / 2**20)
+    result["job_increment_stage_median_s"] = benchmark.median_stage_seconds(summaries)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
 def report(result: dict) -> str:
     lines = [
         f"rows {result['rows']:,} ({result['input_bytes'] / 1e9:.2f} GB), {result['runs']} rounds, "
@@ -143,8 +207,9 @@ def report(result: dict) -> str:
             runs = " ".join(f"{s:.1f}" for s in result[f"{name}_s"])
             lines.append(f"  {label:<36}{result[f'{name}_median_s']:>9.1f}   {runs:<24}"
                          f"{result[f'{name}_peak_rss_mb']:>6} MB{result[f'{name}_cpu_median_s']:>8.0f}")
-    for name, _, _ in JOB_RUNS:
-        lines.append(f"  stages of {name} (median s): " + ", ".join(f"{k} {v}" for k, v in result[f"{name}_stage_median_s"].items()))
+    for name in [name for name, _, _ in JOB_RUNS] + ["job_increment"]:
+        if f"{name}_stage_median_s" in result:
+            lines.append(f"  stages of {name} (median s): " + ", ".join(f"{k} {v}" for k, v in result[f"{name}_stage_median_s"].items()))
     return "\n".join(lines)
 
 
@@ -166,6 +231,9 @@ def targets(results: dict[int, dict]) -> list[tuple[str, str, float | None]]:
     rows.append((f"job cold / DuckDB, {FULL:,} rows", "< 5", at(FULL) and ratio(at(FULL), "job_cold", "duckdb")))
     scale = at(SCALE) and at(FULL) and round(at(SCALE)["job_cold_median_s"] / at(FULL)["job_cold_median_s"], 2)
     rows.append((f"job cold {SCALE:,} rows / {FULL:,} rows (1g driver)", "<= 4.5", scale))
+    daily = at(FULL) if at(FULL) and "job_increment_median_s" in at(FULL) else None
+    rows.append((f"one day --incremental / cold, {FULL:,} rows (issue 12)", "<= 0.25",
+                 daily and ratio(daily, "job_increment", "job_daily_cold")))
     return rows
 
 
@@ -183,8 +251,11 @@ def main(argv=None):
     for rows in args.rows:
         print(f"benchmark: {rows:,} rows", flush=True)
         print(report(bench_size(rows, args)), flush=True)
+    for rows in args.daily_rows:
+        print(f"benchmark: one day added to {rows:,} rows", flush=True)
+        print(report(bench_daily(rows, args)), flush=True)
     results = {r["rows"]: r for r in (json.loads(p.read_text()) for p in sorted((args.data / "results").glob("*.json")))}
-    print("targets (issue 11; every size measured so far, data/bench/results):")
+    print("targets (issues 11 and 12; every size measured so far, data/bench/results):")
     print(targets_table(results))
     if args.plot:
         benchmark.plot(list(results.values()), args.plot)

@@ -203,3 +203,32 @@ def test_an_unexpected_failure_exits_1_with_one_line_and_the_trace_in_the_log(tm
     assert_one_line_error(result, 1, str(tmp_path / "taken" / "wh"))
     assert "An error occurred while calling" not in result.stderr  # the Java exception's own words, not Py4J's
     assert "Traceback" in result.stdout and "run failed" in result.stdout  # the whole trace, in the log
+
+
+@pytest.mark.slow
+def test_two_incremental_runs_started_at_once_one_completes_and_nothing_is_ingested_twice(tmp_path):
+    # a retry overlapping a slow run, on an empty warehouse: both create the tables at once
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for day, seed in (("2026-11-01", 21), ("2026-11-02", 22)):
+        write_sample(landing / f"{day}.tsv", rows=3000, users=10, seed=seed, malformed_every=10_000)
+    bin_dir = Path(sys.executable).parent
+    environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    command = [str(bin_dir / "spark-submit"), "--conf", "spark.ui.enabled=false", "jobs/top_tracks.py",
+               *job_args(landing, tmp_path), "--incremental"]
+    runs = [subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = [subprocess.CompletedProcess(command, r.wait(timeout=600), *r.communicate()) for r in runs]
+
+    codes = sorted(r.returncode for r in results)
+    assert codes in ([0, 0], [0, 4]), [r.stderr[-2000:] for r in results]
+    for stopped in (r for r in results if r.returncode == 4):
+        assert_one_line_error(stopped, 4, "another run", str(tmp_path / "wh"))
+    # the tables and the answer are a completed run's: every valid line once, DuckDB's answer
+    assert DeltaTable(str(tmp_path / "wh" / "plays")).to_pyarrow_table().num_rows == 6000
+    assert read_tsv(str(tmp_path / "top.tsv")) == top_tracks(str(landing / "*.tsv"))
+    statuses = DeltaTable(str(tmp_path / "wh" / "runs")).to_pyarrow_table().column("status").to_pylist()
+    assert len(statuses) == 2 and statuses.count("failed") == codes.count(4)
+    # and the warehouse is whole: the next run finds nothing new
+    after = submit(*job_args(landing, tmp_path), "--incremental")
+    assert after.returncode == 0 and "nothing new since the last run" in after.stdout, after.stderr[-2000:]

@@ -35,7 +35,11 @@ def observed_profile(spark, lines):
     observation = Observation("input")
     parsed = spark.createDataFrame([(line,) for line in lines], "value string").transform(parse_lines)
     profiling.observe_input(parsed, observation).write.format("noop").mode("overwrite").save()
-    return profiling.input_profile(profiling.observed(observation, timeout_seconds=60), profiling.time_metrics(valid_plays(parsed)))
+    return profile_of(spark, profiling.observed(observation, timeout_seconds=60), profiling.time_metrics(valid_plays(parsed)))
+
+
+def profile_of(spark, metrics, times):
+    return profiling.input_profile(metrics, times, profiling.distinct_estimates(spark, [profiling.sketches(metrics)]))
 
 
 def test_input_profile_is_observed_during_the_parse_and_timed_from_the_plays(spark):
@@ -64,7 +68,7 @@ def test_lost_metrics_time_out_and_a_pass_of_its_own_gives_the_same_profile(spar
     assert profiling.observed(lost, timeout_seconds=1.0) is None
     assert time.monotonic() - start < 10  # bounded: observation.get alone waits forever
     times = profiling.time_metrics(valid_plays(parsed))
-    assert profiling.input_profile(profiling.aggregate_input(parsed), times) == observed_profile(spark, LINES)
+    assert profile_of(spark, profiling.aggregate_input(parsed), times) == observed_profile(spark, LINES)
 
 
 def test_hours_are_utc_whatever_the_session_time_zone(spark):
@@ -106,3 +110,14 @@ def test_flatten_gives_one_row_per_leaf():
     rows = profiling.flatten({"rows": {"read": 8}, "time_range": {"first": "2009"}, "hours": [1, 2], "heaviest": None})
     assert rows == [("rows.read", 8.0, None), ("time_range.first", None, "2009"), ("hours.0", 1.0, None),
                     ("hours.1", 2.0, None), ("heaviest", None, None)]
+
+
+def test_profiles_of_batches_combine_into_the_profile_of_all_their_lines(spark):
+    halves = [observed_profile(spark, LINES[:4]), observed_profile(spark, LINES[4:])]
+    parsed = [spark.createDataFrame([(line,) for line in part], "value string").transform(parse_lines)
+              for part in (LINES[:4], LINES[4:])]
+    sketches = [profiling.sketches(profiling.aggregate_input(p)) for p in parsed]
+    combined = profiling.combine(halves, profiling.distinct_estimates(spark, sketches))
+    # counted by hand from LINES, as in the test above: the two halves hold all of them
+    assert combined == observed_profile(spark, LINES)
+    assert halves[0]["rows"]["read"] == 4 and halves[1]["rows"]["read"] == 4

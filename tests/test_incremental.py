@@ -1,0 +1,199 @@
+"""Incremental runs: each file ingested once, the sessions of touched users recomputed, and any
+sequence of runs ending where a full run over the same files ends."""
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from lastfm import pipeline
+from lastfm.config import TABLES, JobConfig
+from lastfm.duckdb_reference import read_tsv
+from lastfm.duckdb_reference import top_tracks as duckdb_top_tracks
+from lastfm.errors import UsageError
+from lastfm.parsing import parse_lines, valid_plays
+from lastfm.pipeline import run
+from lastfm.reading import latest_commit, read_lines, read_table
+from lastfm.sessions import build_sessions
+from lastfm.sample_data import write_sample
+
+pytestmark = pytest.mark.slow
+
+
+def configs(tmp_path, **question):
+    """(incremental, full) configs: the same input folder, a warehouse and an output each."""
+    made = [JobConfig(input=str(tmp_path / "landing"), output=str(tmp_path / name / "top.tsv"),
+                      warehouse=str(tmp_path / name / "wh"), incremental=name == "incremental", **question)
+            for name in ("incremental", "full")]
+    return tuple(made)
+
+
+def sessions_rows(spark, config):
+    return sorted(tuple(r) for r in read_table(spark, config.table_path("sessions")).collect())
+
+
+def versions(spark, config):
+    return {name: latest_commit(spark, config.table_path(name))["version"] for name in TABLES}
+
+
+def land(folder, name, lines):
+    """A file lands in the landing folder (nested one level, like a daily partition)."""
+    target = folder / f"day={name}" / f"{name}.tsv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return target
+
+
+@pytest.mark.e2e
+def test_daily_files_with_late_plays_end_as_a_full_run_does(spark, tmp_path):
+    sample = write_sample(tmp_path / "sample.tsv", rows=4000, users=8, seed=5, malformed_every=900)
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    random.Random(7).shuffle(lines)  # every day holds plays older than the day before's: late data
+    days = [lines[:2000], lines[2000:3500], lines[3500:]]
+    incremental, full = configs(tmp_path, top_sessions=5, top_tracks=8, max_reject_fraction=0.01)
+
+    summaries = []
+    for day, day_lines in enumerate(days):
+        land(tmp_path / "landing", f"2026-11-{day + 1:02d}", day_lines)
+        summaries.append(run(spark, incremental))
+    assert [s["rows_added"] for s in summaries] == [len(d) for d in days]
+    assert [len(s["input_files_ingested"]) for s in summaries] == [1, 1, 1]
+    # the second and third days were merged into the sessions, not rebuilt
+    assert versions(spark, incremental)["plays"] == 2 and versions(spark, incremental)["sessions"] == 2
+
+    reference = run(spark, full)
+    assert sessions_rows(spark, incremental) == sessions_rows(spark, full)
+    assert (tmp_path / "incremental" / "top.tsv").read_bytes() == (tmp_path / "full" / "top.tsv").read_bytes()
+    assert read_tsv(incremental.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"), top_sessions=5,
+                                                             top_tracks=8)
+    for key in ("rows_read", "rows_valid", "rows_rejected", "sessions", "users", "duplicate_plays"):
+        assert summaries[-1][key] == reference[key], key
+    # the profile of the batches combined is the profile of one parse of all the files; the
+    # distinct names too, but one sketch and a union of sketches are read by other estimators
+    profiles = [json.loads((tmp_path / name / "profile.json").read_text()) for name in ("incremental", "full")]
+    distinct = [[p["columns"][c].pop("distinct_approx") for c in ("artist_name", "track_name")] for p in profiles]
+    assert profiles[0] == profiles[1]
+    assert all(abs(a - b) <= 0.02 * b for a, b in zip(*distinct)), distinct
+
+
+def test_nothing_new_changes_nothing_and_a_changed_file_is_refused(spark, tmp_path):
+    sample = write_sample(tmp_path / "sample.tsv", rows=1500, users=4, seed=8, malformed_every=10_000)
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    incremental, _ = configs(tmp_path)
+    first = land(tmp_path / "landing", "a", lines[:1000])
+    land(tmp_path / "landing", "b", lines[1000:])
+    run(spark, incremental)
+    before, answer = versions(spark, incremental), (tmp_path / "incremental" / "top.tsv").read_bytes()
+
+    again = run(spark, incremental)
+    assert again["nothing_new"] and versions(spark, incremental) == before
+    assert (tmp_path / "incremental" / "top.tsv").read_bytes() == answer
+
+    first.write_text(first.read_text() + lines[0] + "\n")
+    with pytest.raises(UsageError, match=rf"input file .*{first.name} changed since it was ingested .*without --incremental"):
+        run(spark, incremental)
+    assert versions(spark, incremental) == before
+    assert (tmp_path / "incremental" / "top.tsv").read_bytes() == answer
+
+    runs = read_table(spark, incremental.table_path("runs")).orderBy("started_at").collect()
+    assert [(r["mode"], r["status"]) for r in runs] == [("incremental", "succeeded"), ("incremental", "nothing_new"),
+                                                        ("incremental", "failed")]
+    assert len(runs[0]["input_files_ingested"]) == 2 and runs[0]["rows_added"] == 1500
+    assert runs[0]["table_versions"] == {name: 0 for name in TABLES}
+    assert runs[1]["table_versions"] == {} and runs[1]["input_files_ingested"] == []
+    assert "changed since it was ingested" in runs[2]["error"]
+
+
+def test_a_run_that_dies_anywhere_is_finished_by_the_next(spark, tmp_path, monkeypatch):
+    sample = write_sample(tmp_path / "sample.tsv", rows=2000, users=5, seed=9, malformed_every=400)
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    random.Random(3).shuffle(lines)
+    incremental, full = configs(tmp_path, max_reject_fraction=0.01)
+    land(tmp_path / "landing", "a", lines[:1200])
+    run(spark, incremental)
+    land(tmp_path / "landing", "b", lines[1200:])
+
+    # dies after the plays of the new batch are in, before their rejects
+    real_write = pipeline.write_table
+
+    def dies_at_rejects(rows, uri, *args, **kwargs):
+        if uri.endswith("/rejects"):
+            raise OSError("killed")
+        return real_write(rows, uri, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write_table", dies_at_rejects)
+    with pytest.raises(OSError):
+        run(spark, incremental)
+    monkeypatch.setattr(pipeline, "write_table", real_write)
+    assert latest_commit(spark, incremental.table_path("plays"))["version"] == 1  # the batch's plays are in
+
+    # dies after the tables, before the deliverable: the next run, with nothing new, still writes it
+    monkeypatch.setattr(pipeline, "write_single_tsv", lambda *a: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError):
+        run(spark, incremental)
+    monkeypatch.undo()
+    last = run(spark, incremental)
+    assert not last.get("nothing_new") and last["input_files_ingested"] == []
+
+    run(spark, full)
+    assert read_table(spark, incremental.table_path("plays")).count() == read_table(spark, full.table_path("plays")).count()
+    assert sorted(read_table(spark, incremental.table_path("rejects")).collect()) == \
+        sorted(read_table(spark, full.table_path("rejects")).collect())
+    assert sessions_rows(spark, incremental) == sessions_rows(spark, full)
+    assert (tmp_path / "incremental" / "top.tsv").read_bytes() == (tmp_path / "full" / "top.tsv").read_bytes()
+
+
+def test_as_of_version_rebuilds_an_earlier_days_answer_and_changes_no_table(spark, tmp_path):
+    sample = write_sample(tmp_path / "sample.tsv", rows=2000, users=5, seed=11, malformed_every=10_000)
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    incremental, _ = configs(tmp_path, top_sessions=3)
+    land(tmp_path / "landing", "a", lines[:800])
+    first = run(spark, incremental)
+    day_one = (tmp_path / "incremental" / "top.tsv").read_bytes()
+    land(tmp_path / "landing", "b", lines[800:])
+    run(spark, incremental)
+    assert (tmp_path / "incremental" / "top.tsv").read_bytes() != day_one
+    before = versions(spark, incremental)
+
+    again = JobConfig(**{**vars(incremental), "incremental": False, "as_of_version": first["tables"]["plays"]["version"],
+                         "output": str(tmp_path / "replay" / "top.tsv")})
+    replay = run(spark, again)
+    assert (tmp_path / "replay" / "top.tsv").read_bytes() == day_one
+    assert replay["rows_valid"] == first["rows_valid"] and versions(spark, incremental) == before
+    with pytest.raises(UsageError, match="has no version 7"):
+        run(spark, JobConfig(**{**vars(again), "as_of_version": 7}))
+
+
+BASE = datetime(2020, 3, 1, tzinfo=timezone.utc)
+plays_strategy = st.lists(
+    st.tuples(st.sampled_from(["u1", "u2", "u3"]),
+              st.integers(0, 400).map(lambda minute: minute * 60) | st.sampled_from([0, 1200, 1201, 2400, 2401]),
+              st.sampled_from([("A", "x"), ("A", "y"), ("B", "x"), ("C", 'say "hi"')]),
+              st.integers(0, 2)),  # the batch the play lands in
+    min_size=1, max_size=60)
+
+
+# few examples, no shrinking: each runs the job up to three times (~25 s a run here)
+@settings(max_examples=3, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plays=plays_strategy)
+def test_any_split_into_batches_ends_as_a_full_run(spark, tmp_path_factory, plays):
+    """Random plays dealt into up to three daily files in random time order, an incremental run
+    after each lands: the sessions are those of one parse of all the files (the full run's own
+    transforms), the answer DuckDB's on all the files."""
+    tmp_path = tmp_path_factory.mktemp("split")
+    # random plays repeat each other far more than real ones: that expectation is not the point
+    incremental, _ = configs(tmp_path, top_sessions=2, top_tracks=3, max_duplicate_fraction=1)
+    line = lambda user, second, song: (  # noqa: E731
+        f"{user}\t{(BASE + timedelta(seconds=second)).strftime('%Y-%m-%dT%H:%M:%SZ')}\t\t{song[0]}\t\t{song[1]}")
+    for batch in sorted({b for *_, b in plays}):
+        land(tmp_path / "landing", f"batch{batch}", [line(u, s, song) for u, s, song, b in plays if b == batch])
+        run(spark, incremental)
+    every_file = valid_plays(read_lines(spark, incremental.input).transform(parse_lines))
+    full_sessions = sorted(tuple(r) for r in every_file.transform(build_sessions(incremental.session_gap_seconds)).collect())
+    assert sessions_rows(spark, incremental) == full_sessions
+    assert read_tsv(incremental.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"),
+                                                             top_sessions=2, top_tracks=3)
