@@ -36,7 +36,7 @@ FULL = 19_150_868  # lines in the real Last.fm 1K file
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 5_000_000, FULL],
+    parser.add_argument("--rows", type=int, nargs="*", default=[100_000, 5_000_000, FULL],
                         help="input sizes (default: a small run, a middle one, the real file's)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each engine per size (alternating)")
     parser.add_argument("--data", type=Path, default=REPO / "data" / "bench")
