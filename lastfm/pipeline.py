@@ -290,7 +290,7 @@ def ingest_new_files(spark: SparkSession, config: JobConfig, files: list, writte
         added = plays.rows + rejects.rows
     if fresh or ledger.pending:
         ledger = incremental.read_ledger(spark, path("plays"), path("rejects"))
-    return Ingested(ledger_plays(spark, config, ledger), ledger_profile(spark, ledger), fresh, added, ledger=ledger)
+    return Ingested(ledger_plays(config, ledger), ledger_profile(spark, ledger), fresh, added, ledger=ledger)
 
 
 def ingested_as_of(spark: SparkSession, config: JobConfig) -> Ingested:
@@ -299,15 +299,15 @@ def ingested_as_of(spark: SparkSession, config: JobConfig) -> Ingested:
     ledger = incremental.read_ledger(spark, path("plays"), path("rejects"), as_of=config.as_of_version)
     if ledger.plays_version != config.as_of_version:
         raise UsageError(f"{path('plays')} has no version {config.as_of_version}")
-    return Ingested(ledger_plays(spark, config, ledger), ledger_profile(spark, ledger), ledger=ledger)
+    return Ingested(ledger_plays(config, ledger), ledger_profile(spark, ledger), ledger=ledger)
 
 
 def table_history_rows(spark: SparkSession, uri: str, version: int) -> int:
     return next(c["rows"] for c in table_history(spark, uri) if c["version"] == version)
 
 
-def ledger_plays(spark: SparkSession, config: JobConfig, ledger: incremental.Ledger) -> TableVersion:
-    """The `plays` version of a ledger, with its rows."""
+def ledger_plays(config: JobConfig, ledger: incremental.Ledger) -> TableVersion:
+    """The `plays` version of a ledger (its rows left uncounted: nothing reads them)."""
     if ledger.plays_version is None:
         raise UsageError(f"no plays table in {config.warehouse}")
     return TableVersion(config.table_path("plays"), ledger.plays_version, None)
