@@ -31,7 +31,8 @@ _DUCKDB_SNIPPET = (
 ENGINES = (("duckdb", "DuckDB SQL"), ("spark_count", "Spark, count the lines only"),
            ("spark_bare", "Spark, the job's transforms only (no writes)"), ("job_cold", "the job, cold"),
            ("job_regap", "the job, re-run: another gap"), ("job_retop", "the job, re-run: another top-N"),
-           ("job_daily_cold", "the job, cold, history + one day"), ("job_increment", "the job, --incremental: the day added"))
+           ("job_daily_cold", "the job, cold, history + one day"), ("job_increment", "the job, --incremental: the day added"),
+           ("spark_bare_increment", "Spark, the least increment (no checks)"))
 
 
 @dataclass

@@ -14,7 +14,8 @@ which `--plot` draws (every size measured so far).
 Then the daily bench (--daily-rows, default the real file's size): the input split into a history
 and one day (each user's newest 1/1000 plays and some late ones), a warehouse of the history built
 once, and per round the job cold on history + day against `--incremental` adding the day to a copy
-of that warehouse; both answers must be byte-identical.
+of that warehouse; both answers must be byte-identical. Beside them, the floor of any increment here
+(scripts/spark_bare_increment.py: the day appended, merged into the sessions, ranked; nothing else).
 """
 
 import argparse
@@ -161,7 +162,9 @@ def bench_daily(rows: int, args) -> dict:
         (landing / day_file.name).unlink(missing_ok=True)
         checked(benchmark.measure("job_history", job("history-warehouse"), env, str(REPO)))
     shutil.copy2(day_file, landing / day_file.name)  # the day lands (kept: the same file every round)
-    runs = {"job_daily_cold": [], "job_increment": []}
+    bare_increment = lambda *a: benchmark.spark_command(spark_submit, str(REPO / "scripts" / "spark_bare_increment.py"),  # noqa: E731
+                                                         a, args.driver_memory)
+    runs = {"job_daily_cold": [], "job_increment": [], "spark_bare_increment": []}
     summaries = []
     for round_ in range(1, args.runs + 1):
         shutil.rmtree(folder / "cold", ignore_errors=True)
@@ -176,6 +179,13 @@ def bench_daily(rows: int, args) -> dict:
         if (folder / "increment" / "top.tsv").read_bytes() != (folder / "cold" / "top.tsv").read_bytes():
             sys.exit(f"job_increment round {round_}: its answer differs from the cold run's")
         summaries.append(summary)
+        shutil.rmtree(folder / "least", ignore_errors=True)
+        shutil.copytree(history, folder / "least")
+        least = checked(benchmark.measure("spark_bare_increment", bare_increment(str(day_file), str(folder / "least" / "wh")),
+                                          env, str(REPO)))
+        if benchmark.printed_rows(least.stdout) != read_tsv(str(folder / "cold" / "top.tsv")):
+            sys.exit(f"spark_bare_increment round {round_}: its answer differs from the cold run's")
+        runs["spark_bare_increment"].append(least)
         print(f"  daily round {round_}: " + ", ".join(f"{k} {v[-1].seconds:.1f} s" for k, v in runs.items()), flush=True)
     results = data / "results" / f"{rows}.json"
     result = json.loads(results.read_text()) if results.exists() else {"rows": rows, "runs": args.runs}
@@ -234,6 +244,10 @@ def targets(results: dict[int, dict]) -> list[tuple[str, str, float | None]]:
     daily = at(FULL) if at(FULL) and "job_increment_median_s" in at(FULL) else None
     rows.append((f"one day --incremental / cold, {FULL:,} rows (issue 12)", "<= 0.25",
                  daily and ratio(daily, "job_increment", "job_daily_cold")))
+    # the floor: what an increment costs at all here (nothing but the append, the sessions merge, the ranking)
+    rows.append((f"  the least increment / cold, {FULL:,} rows (its floor)", "<= 0.25",
+                 ratio(daily, "spark_bare_increment", "job_daily_cold") if daily and "spark_bare_increment_median_s" in daily
+                 else None))
     return rows
 
 

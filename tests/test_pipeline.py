@@ -1,12 +1,18 @@
 """The job's transforms composed without tables (pipeline.bare_top_tracks, the benchmark's
-`spark_bare`), against DuckDB's independent answer."""
+`spark_bare`) and the least increment (pipeline.bare_increment, its `spark_bare_increment`),
+against DuckDB's independent answer."""
+
+import random
 
 import pytest
 
 from lastfm.config import JobConfig
 from lastfm.duckdb_reference import top_tracks
 from lastfm.errors import DataQualityError, UsageError
-from lastfm.pipeline import bare_top_tracks, check_reject_fraction
+from lastfm.parsing import parse_lines, valid_plays
+from lastfm.pipeline import bare_increment, bare_top_tracks, check_reject_fraction, run
+from lastfm.reading import read_lines, read_table
+from lastfm.sessions import build_sessions
 from lastfm.sample_data import write_sample
 
 
@@ -16,6 +22,26 @@ def test_the_bare_transforms_give_duckdbs_answer(spark, tmp_path):
     for gap, sessions, tracks in ((1200, 50, 10), (300, 5, 7)):
         got = [(r["artist_name"], r["track_name"], r["play_count"]) for r in bare_top_tracks(spark, path, gap, sessions, tracks)]
         assert got == top_tracks(path, gap_seconds=gap, top_sessions=sessions, top_tracks=tracks)
+
+
+@pytest.mark.slow
+def test_the_least_increment_gives_duckdbs_answer_on_both_files(spark, tmp_path):
+    lines = write_sample(tmp_path / "plays.tsv", rows=6000, users=6, seed=11).read_text(encoding="utf-8").splitlines()
+    random.Random(2).shuffle(lines)  # the day holds plays older than some of the history's: late data
+    history, day, every_play = tmp_path / "in" / "history.tsv", tmp_path / "day.tsv", tmp_path / "all.tsv"
+    history.parent.mkdir()
+    for path, part in ((history, lines[:5000]), (day, lines[5000:]), (every_play, lines)):
+        path.write_text("\n".join(part) + "\n", encoding="utf-8")
+    warehouse = str(tmp_path / "wh")
+    run(spark, JobConfig(str(history.parent), str(tmp_path / "top.tsv"), warehouse, top_sessions=4))
+
+    got = bare_increment(spark, str(day), warehouse, 1200, 4, 10)
+    assert [(r["artist_name"], r["track_name"], r["play_count"]) for r in got] == top_tracks(str(every_play), top_sessions=4)
+    # the sessions are those of all plays at once; only the duplicates across the two files go uncounted
+    fields = ["user_id", "session_number", "session_id", "session_start", "session_end", "play_count"]
+    merged = read_table(spark, f"{warehouse}/sessions").select(*fields).collect()
+    whole = valid_plays(read_lines(spark, str(every_play)).transform(parse_lines)).transform(build_sessions(1200))
+    assert sorted(merged) == sorted(whole.select(*fields).collect())
 
 
 def test_reject_fraction_threshold_is_inclusive_and_warn_only_returns_the_failure():
