@@ -1,7 +1,7 @@
 # Run `make help` for the list of targets.
 SHELL := /bin/bash
 
-# The Spark line to set up and test (README "Platforms"): 4.1 (the default, .venv), 4.0 or 3.5
+# The Spark line to set up and test (docs/platforms.md): 4.1 (the default, .venv), 4.0 or 3.5
 # (.venv-spark4.0, .venv-spark3.5). One row per line, the only place versions are pinned:
 #   pyspark  delta-spark  Delta's Maven artifact  S3 pom  hadoop-aws (= pyspark's Hadoop)  AWS SDK
 SPARK ?= 4.1
@@ -35,9 +35,13 @@ REAL_DIR := $(DATA)/real
 OUT := $(DATA)/out
 SPARK_SUBMIT := PATH=$(BIN):$$PATH $(BIN)/spark-submit
 SETUP_STAMP := $(VENV)/.setup-done
+# Airflow 3 and its providers, for the daily DAGs (scripts/airflow) and their tests: a venv of its own
+# (2.2 GB, mostly the google provider's dependencies), never needed by `make run` or `make test`
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.setup-done
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast test-line lint clean browser fonts fetch-data run-real package cluster-up cluster-down run-cluster bench
+.PHONY: help setup run test test-fast test-line airflow test-airflow lint clean browser fonts fetch-data run-real package cluster-up cluster-down run-cluster bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -93,6 +97,19 @@ test-line: $(SETUP_STAMP) ## the fast tests and the end-to-end answers vs DuckDB
 	$(PYTHON) -m pytest -m "not slow or e2e" --ignore=tests/test_dataset.py --ignore=tests/test_docker.py \
 	    --ignore=tests/test_cloud.py --basetemp="$$(mktemp -d)/pytest"
 
+airflow: $(AIRFLOW_STAMP) ## .venv-airflow: Airflow 3 + the amazon, google, apache-spark providers (scripts/airflow/requirements.txt)
+
+$(AIRFLOW_STAMP): scripts/airflow/requirements.txt
+	test -x $(AIRFLOW_VENV)/bin/python || python3 -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -r scripts/airflow/requirements.txt
+	touch $@
+
+# In the Airflow venv, without the suite's Spark fixtures (tests/conftest.py): the DAGs, and the local
+# DAG's two days on a standalone cluster, whose job runs in the project's venv.
+test-airflow: $(AIRFLOW_STAMP) $(SETUP_STAMP) package ## the daily DAGs' tests, in .venv-airflow
+	$(AIRFLOW_VENV)/bin/python -m pytest tests/airflow --confcutdir=tests/airflow -p no:cacheprovider
+
 package: $(SETUP_STAMP) ## dist/lastfm.zip (for --py-files) and a wheel, for clusters
 	$(PYTHON) scripts/package_zip.py --output dist/lastfm.zip
 	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
@@ -113,7 +130,7 @@ run-cluster: $(SETUP_STAMP) $(SAMPLE) package ## the job on the `make cluster-up
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 fonts: $(SETUP_STAMP) ## Debian's fonts-wqy-microhei (CJK glyphs for the report; apt-get, root; skipped when present)
 	test -f $(CJK_FONT) || { apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei; }
-	$(PYTHON) -c 'from lastfm.report import refresh_fonts; assert refresh_fonts(), "no CJK font for matplotlib"'
+	$(PYTHON) -c 'from lastfm.quality.report import refresh_fonts; assert refresh_fonts(), "no CJK font for matplotlib"'
 
 browser: ## Debian's chromium for the report rendering test (apt-get, root; skipped when present)
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

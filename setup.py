@@ -4,7 +4,8 @@ setup(
     name="lastfm-top-tracks",
     version="0.1.0",
     description="Top songs in the longest Last.fm 1K listening sessions, as a PySpark batch job",
-    packages=find_packages(include=["lastfm", "lastfm.*"]),
+    # lastfm.testing (the tests' and the benchmark's tools) stays out of the wheel, as out of the zip
+    packages=find_packages(include=["lastfm", "lastfm.*"], exclude=["lastfm.testing"]),
     python_requires=">=3.9",
     # What the job needs on a cluster: PySpark and Delta's Python API, nothing else (the
     # platform provides both; dist/lastfm.zip is all that ships). The Makefile pins one exact
@@ -16,7 +17,7 @@ setup(
     extras_require={
         # report.html's pictures; a run without it still writes every other file (README)
         "report": ["matplotlib>=3.8,<4"],
-        # lastfm/sample_data.py: the generated inputs of `make run`, the tests and the benchmark
+        # lastfm/testing/sample_data.py: the generated inputs of `make run`, the tests and the benchmark
         "sample": ["numpy>=1.26,<3"],
         "test": [
             "matplotlib>=3.8,<4",

@@ -19,14 +19,17 @@ from delta.tables import DeltaTable
 from pyspark.sql import Observation, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lastfm import incremental, parsing, profiling, quality, reading, report, schemas, writing
-from lastfm import sessions as sessions_module
+from lastfm import schemas
+from lastfm.quality import checks, profiling, report
+from lastfm.question import parsing
+from lastfm.question import sessions as sessions_module
+from lastfm.storage import incremental, reading, writing
 from lastfm.config import RUNS_TABLE, TABLES, JobConfig
 from lastfm.errors import ConcurrentRunError, DataQualityError, JobError, UsageError
-from lastfm.parsing import parse_lines, rejected_lines, valid_plays
-from lastfm.lineage import commit_note, input_fingerprint, noted, noted_fingerprint, noted_profile
-from lastfm.rankings import plays_in_sessions, song_play_counts, top_sessions, top_tracks
-from lastfm.reading import (
+from lastfm.question.parsing import parse_lines, rejected_lines, valid_plays
+from lastfm.storage.lineage import commit_note, input_fingerprint, noted, noted_fingerprint, noted_profile
+from lastfm.question.rankings import plays_in_sessions, song_play_counts, top_sessions, top_tracks
+from lastfm.storage.reading import (
     input_files,
     latest_commit,
     path_exists,
@@ -48,11 +51,11 @@ from lastfm.schemas import (
     TS,
     USER_ID,
 )
-from lastfm.sessions import build_sessions
-from lastfm.writing import TableVersion, write_single_tsv, write_table, write_text
+from lastfm.question.sessions import build_sessions
+from lastfm.storage.writing import TableVersion, write_single_tsv, write_table, write_text
 
 log = logging.getLogger(__name__)
-CONSTRAINTS = quality.TABLE_CONSTRAINTS
+CONSTRAINTS = checks.TABLE_CONSTRAINTS
 # The write that observes the input has finished when the metrics are asked for: they are due at
 # once, and a wait this long means they are lost.
 OBSERVATION_TIMEOUT_SECONDS = 120
@@ -96,12 +99,12 @@ def check_reject_fraction(valid: int, rejected: int, config: JobConfig, rejects_
 
 
 def check_input(plays, profile: dict, config: JobConfig) -> list[str]:
-    """The input expectations (quality.py) on the plays table and its profile; the failures
+    """The input expectations (quality/checks.py) on the plays table and its profile; the failures
     are raised, or with --warn-only returned."""
-    found = quality.validate_plays_schema(plays)
-    found += quality.validate_facts("input", quality.input_expectations(config, datetime.now(timezone.utc)),
-                                    quality.input_facts(profile))
-    return quality.enforce(found, "input", config.warn_only)
+    found = checks.validate_plays_schema(plays)
+    found += checks.validate_facts("input", checks.input_expectations(config, datetime.now(timezone.utc)),
+                                    checks.input_facts(profile))
+    return checks.enforce(found, "input", config.warn_only)
 
 
 def ranked_rows(top) -> list[dict]:
@@ -114,17 +117,17 @@ def check_output(top, top_rows: list[dict], plays, longest, config: JobConfig, r
     `top_rows`: what the top_tracks table and the deliverable get), their songs recounted from
     `plays` in the `longest` sessions, and the known-answer check when the input is the real
     file: (failures, known-answer result)."""
-    found = quality.validate_output(quality.checked_output(top, plays, longest))
+    found = checks.validate_output(checks.checked_output(top, plays, longest))
     # fewer than M rows is right only when the top sessions hold fewer than M songs: counted
     # then, and only then (M rows leave no shortfall to find)
     songs = config.top_tracks if len(top_rows) == config.top_tracks else \
         plays.transform(plays_in_sessions(longest)).transform(song_play_counts).count()
-    found += quality.validate_facts("output", quality.output_expectations(config),
-                                    quality.output_facts(len(top_rows), songs, config))
-    answer = quality.known_answer_check(config, rows_read, lambda: recorded_or_computed_md5(top.sparkSession, config.input), top_rows)
+    found += checks.validate_facts("output", checks.output_expectations(config),
+                                    checks.output_facts(len(top_rows), songs, config))
+    answer = checks.known_answer_check(config, rows_read, lambda: recorded_or_computed_md5(top.sparkSession, config.input), top_rows)
     if answer["checked"] and not answer["matches"]:
         found.append(f"not the published answer for the real file: {'; '.join(answer['differences'])}")
-    return quality.enforce(found, "output", config.warn_only), answer
+    return checks.enforce(found, "output", config.warn_only), answer
 
 
 def profile_rows(spark: SparkSession, profile: dict):

@@ -3,7 +3,7 @@
     python scripts/benchmark.py [--rows 100000 5000000 19150868] [--runs 3] [--plot docs/benchmark.png]
 
 For each size: generate the input once (cached under data/bench, git-ignored), then per round,
-one after another: DuckDB (lastfm/duckdb_reference.py), a spark-submit that only counts the
+one after another: DuckDB (lastfm/testing/duckdb_reference.py), a spark-submit that only counts the
 lines (scripts/spark_count.py: start-up and reading), the job's transforms with nothing written
 (scripts/spark_bare.py), the job cold (fresh warehouse), and two re-runs on that warehouse with an
 unchanged input: another --session-gap-minutes (plays reused) and then another --top-sessions
@@ -27,9 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-from lastfm import benchmark
-from lastfm.duckdb_reference import read_tsv
-from lastfm.sample_data import write_sample
+from lastfm.testing import benchmark
+from lastfm.testing.duckdb_reference import read_tsv
+from lastfm.testing.sample_data import write_sample
 
 REPO = Path(__file__).resolve().parent.parent
 FULL = 19_150_868  # lines in the real Last.fm 1K file
@@ -141,7 +141,7 @@ def bench_size(rows: int, args) -> dict:
 
 
 def bench_daily(rows: int, args) -> dict:
-    """One day's increment (lastfm.benchmark.split_off_a_day: each user's newest 1/1000 plays and
+    """One day's increment (lastfm.testing.benchmark.split_off_a_day: each user's newest 1/1000 plays and
     some late ones) added by `--incremental` to a warehouse of the rest (built once, copied for
     each round), against the job cold on the same files; both answers must be identical."""
     data = args.data.resolve()

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from lastfm.dataset import EXPECTED_MD5, OFFICIAL_URL, FetchError, fetch, upload
+from lastfm.platforms.dataset import EXPECTED_MD5, OFFICIAL_URL, FetchError, fetch, upload
 
 
 def _expectation(text: str) -> tuple[str, str]:

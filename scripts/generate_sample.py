@@ -1,9 +1,9 @@
-"""Write a deterministic sample input shaped like the Last.fm 1K file (see lastfm/sample_data.py)."""
+"""Write a deterministic sample input shaped like the Last.fm 1K file (see lastfm/testing/sample_data.py)."""
 
 import argparse
 from pathlib import Path
 
-from lastfm.sample_data import write_sample
+from lastfm.testing.sample_data import write_sample
 
 
 def main(argv=None):

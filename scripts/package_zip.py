@@ -1,9 +1,9 @@
-"""Zip the `lastfm` package for spark-submit --py-files (see lastfm.cluster.build_zip)."""
+"""Zip the `lastfm` package for spark-submit --py-files (see lastfm.platforms.cluster.build_zip)."""
 
 import argparse
 from pathlib import Path
 
-from lastfm.cluster import build_zip
+from lastfm.platforms.cluster import build_zip
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lastfm"
 

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from lastfm.report import render_run
+from lastfm.quality.report import render_run
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from lastfm.reading import read_lines
+from lastfm.storage.reading import read_lines
 
 
 def main(path: str) -> None:

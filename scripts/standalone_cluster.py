@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lastfm.cluster import Standalone, start_standalone, stop_standalone
+from lastfm.platforms.cluster import Standalone, start_standalone, stop_standalone
 
 LOG4J = Path(__file__).resolve().parent.parent / "conf" / "log4j2-daemons.properties"
 

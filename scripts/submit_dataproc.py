@@ -17,8 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lastfm.cloud import dataproc_batch_command, dataproc_command, gcs_upload_command, shell_line
-from lastfm.targets import PLATFORMS, target_properties
+from lastfm.platforms.cloud import dataproc_batch_command, dataproc_command, gcs_upload_command, shell_line
+from lastfm.platforms.targets import PLATFORMS, target_properties
 
 REPO = Path(__file__).resolve().parent.parent
 DATAPROC_PLATFORMS = tuple(p for p in PLATFORMS if p.startswith("dataproc-"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import boto3
 
-from lastfm.cloud import (
+from lastfm.platforms.cloud import (
     JOB_RUN_DONE,
     STEP_DONE,
     SUCCEEDED,
@@ -30,7 +30,7 @@ from lastfm.cloud import (
     upload_bundle,
     wait,
 )
-from lastfm.targets import PLATFORMS, target_properties
+from lastfm.platforms.targets import PLATFORMS, target_properties
 
 REPO = Path(__file__).resolve().parent.parent
 EMR_PLATFORMS = tuple(p for p in PLATFORMS if p.startswith("emr-"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from lastfm.cluster import setup_jars
+from lastfm.platforms.cluster import setup_jars
 
 JARS = setup_jars("delta")
 

@@ -14,8 +14,8 @@ from moto.backends import get_backend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 
-from lastfm.cloud import dataproc_command, job_output, serverless_job_driver, split_uri, Bundle
-from lastfm.cluster import build_zip
+from lastfm.platforms.cloud import dataproc_command, job_output, serverless_job_driver, split_uri, Bundle
+from lastfm.platforms.cluster import build_zip
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"

@@ -18,10 +18,10 @@ from moto.server import ThreadedMotoServer
 from packaging.specifiers import SpecifierSet
 
 from lastfm import pipeline
-from lastfm.cluster import build_zip, is_running, master_state, setup_jars, spark_home, start_standalone, stop_standalone
-from lastfm.duckdb_reference import read_tsv, top_tracks as duckdb_top_tracks
-from lastfm.sample_data import write_sample
-from lastfm.targets import conf_flags, jar_files, target_properties
+from lastfm.platforms.cluster import build_zip, is_running, master_state, setup_jars, spark_home, start_standalone, stop_standalone
+from lastfm.testing.duckdb_reference import read_tsv, top_tracks as duckdb_top_tracks
+from lastfm.testing.sample_data import write_sample
+from lastfm.platforms.targets import conf_flags, jar_files, target_properties
 
 # one worker runs them all (`make test` spreads tests over two): they share one cluster
 pytestmark = pytest.mark.xdist_group("standalone_cluster")
@@ -40,11 +40,14 @@ NO_EDITABLE_INSTALL = (
 
 def test_zip_holds_exactly_the_package_sources(tmp_path):
     names = build_zip(REPO / "lastfm", tmp_path / "lastfm.zip")
-    expected = sorted(str(p.relative_to(REPO)) for p in (REPO / "lastfm").rglob("*.py") if "__pycache__" not in p.parts)
-    assert "lastfm/pipeline.py" in expected and "lastfm/__init__.py" in expected
+    expected = sorted(str(p.relative_to(REPO)) for p in (REPO / "lastfm").rglob("*.py")
+                      if "__pycache__" not in p.parts and "testing" not in p.parts)
+    assert "lastfm/pipeline.py" in expected and "lastfm/question/sessions.py" in expected
     with zipfile.ZipFile(tmp_path / "lastfm.zip") as archive:
         assert sorted(archive.namelist()) == sorted(names) == expected
-        assert archive.read("lastfm/sessions.py") == (REPO / "lastfm" / "sessions.py").read_bytes()
+        assert archive.read("lastfm/question/sessions.py") == (REPO / "lastfm" / "question" / "sessions.py").read_bytes()
+    # the tests' and the benchmark's tools never ship
+    assert not any(name.startswith("lastfm/testing/") for name in names) and (REPO / "lastfm/testing/duckdb_reference.py").exists()
     again = build_zip(REPO / "lastfm", tmp_path / "again.zip")
     assert again == names
     assert (tmp_path / "again.zip").read_bytes() == (tmp_path / "lastfm.zip").read_bytes()  # reproducible

@@ -12,8 +12,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from lastfm import dataset
-from lastfm.dataset import ChecksumError, DiskFullError, NetworkError, TruncatedArchiveError, fetch, upload
+from lastfm.platforms import dataset
+from lastfm.platforms.dataset import ChecksumError, DiskFullError, NetworkError, TruncatedArchiveError, fetch, upload
 
 PLAYS = dataset.PLAYS_FILE
 PROFILES = dataset.PROFILES_FILE

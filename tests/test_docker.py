@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from lastfm.cluster import MASTER_CLASS, WORKER_CLASS
+from lastfm.platforms.cluster import MASTER_CLASS, WORKER_CLASS
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = (REPO / "docker" / "Dockerfile").read_text()

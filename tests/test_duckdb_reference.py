@@ -1,6 +1,6 @@
 """The oracle itself is checked against answers worked out by hand."""
 
-from lastfm.duckdb_reference import top_tracks
+from lastfm.testing.duckdb_reference import top_tracks
 
 LINES = [
     # u1: a 3-play session (gaps 20:00 and 0:00 join) then a 1-play one (gap 20:01 splits)

@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 
 from lastfm import pipeline
 from lastfm.config import TABLES, JobConfig
-from lastfm.duckdb_reference import read_tsv
-from lastfm.duckdb_reference import top_tracks as duckdb_top_tracks
+from lastfm.testing.duckdb_reference import read_tsv
+from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.errors import UsageError
-from lastfm.parsing import parse_lines, valid_plays
+from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.pipeline import run
-from lastfm.reading import latest_commit, read_lines, read_table
-from lastfm.sessions import build_sessions
-from lastfm.sample_data import write_sample
+from lastfm.storage.reading import latest_commit, read_lines, read_table
+from lastfm.question.sessions import build_sessions
+from lastfm.testing.sample_data import write_sample
 
 pytestmark = pytest.mark.slow
 

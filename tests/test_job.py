@@ -12,9 +12,9 @@ import pytest
 from deltalake import DeltaTable
 
 from lastfm.config import JobConfig
-from lastfm.duckdb_reference import read_tsv, top_tracks
+from lastfm.testing.duckdb_reference import read_tsv, top_tracks
 from lastfm.errors import UsageError
-from lastfm.sample_data import write_sample
+from lastfm.testing.sample_data import write_sample
 from lastfm.schemas import PLAYS
 
 REPO = Path(__file__).resolve().parent.parent

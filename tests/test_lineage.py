@@ -1,18 +1,20 @@
 import os
 from datetime import datetime
 
-from lastfm import parsing, reading, schemas, writing
+from lastfm import schemas
+from lastfm.question import parsing
+from lastfm.storage import reading, writing
 from lastfm.config import JobConfig
-from lastfm.duckdb_reference import read_tsv
-from lastfm.duckdb_reference import top_tracks as duckdb_top_tracks
-from lastfm.lineage import commit_note, input_fingerprint, noted_fingerprint
-from lastfm.parsing import parse_lines
+from lastfm.testing.duckdb_reference import read_tsv
+from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
+from lastfm.storage.lineage import commit_note, input_fingerprint, noted_fingerprint
+from lastfm.question.parsing import parse_lines
 from lastfm.pipeline import PARSE_CODE, PLAYS_PROPERTIES, parse_input, reusable_parse, run
-from lastfm.quality import TABLE_CONSTRAINTS
-from lastfm.reading import read_lines
-from lastfm.sample_data import write_sample
+from lastfm.quality.checks import TABLE_CONSTRAINTS
+from lastfm.storage.reading import read_lines
+from lastfm.testing.sample_data import write_sample
 from lastfm.schemas import PLAYS, REJECTS
-from lastfm.writing import write_table
+from lastfm.storage.writing import write_table
 
 FILES = [("file:/data/plays.tsv", 2_400_000_000, 1_700_000_000_000)]
 

@@ -4,8 +4,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql.types import StringType, StructField, StructType
 
-from lastfm.parsing import BAD_TIMESTAMP, EMPTY_USER_ID, WRONG_FIELD_COUNT, parse_lines, rejected_lines, valid_plays
-from lastfm.reading import read_lines
+from lastfm.question.parsing import BAD_TIMESTAMP, EMPTY_USER_ID, WRONG_FIELD_COUNT, parse_lines, rejected_lines, valid_plays
+from lastfm.storage.reading import read_lines
 from lastfm.schemas import PLAYS, REJECTS
 
 LINES = StructType([StructField("value", StringType())])

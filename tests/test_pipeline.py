@@ -7,13 +7,13 @@ import random
 import pytest
 
 from lastfm.config import JobConfig
-from lastfm.duckdb_reference import top_tracks
+from lastfm.testing.duckdb_reference import top_tracks
 from lastfm.errors import DataQualityError, UsageError
-from lastfm.parsing import parse_lines, valid_plays
+from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.pipeline import bare_increment, bare_top_tracks, check_reject_fraction, run
-from lastfm.reading import read_lines, read_table
-from lastfm.sessions import build_sessions
-from lastfm.sample_data import write_sample
+from lastfm.storage.reading import read_lines, read_table
+from lastfm.question.sessions import build_sessions
+from lastfm.testing.sample_data import write_sample
 
 
 @pytest.mark.usefixtures("ansi_mode")

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from lastfm import quality, report
+from lastfm.quality import checks as quality
+from lastfm.quality import report
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError
 from lastfm.pipeline import run

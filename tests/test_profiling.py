@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 from pyspark.sql import Observation
 
-from lastfm import profiling
-from lastfm.parsing import parse_lines, valid_plays
+from lastfm.quality import profiling
+from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.schemas import SESSIONS
 
 

@@ -5,11 +5,11 @@ from datetime import datetime, timezone
 import pytest
 from chispa import assert_df_equality
 
-from lastfm import quality
+from lastfm.quality import checks as quality
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError
 from lastfm.schemas import PLAYS, TOP_SESSIONS, TOP_TRACKS
-from lastfm.writing import write_table
+from lastfm.storage.writing import write_table
 
 CONFIG = JobConfig("in.tsv", "out/top.tsv", "wh", top_tracks=3)
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 
 from chispa import assert_df_equality
 
-from lastfm.rankings import plays_in_sessions, top_sessions, top_tracks
+from lastfm.question.rankings import plays_in_sessions, top_sessions, top_tracks
 from lastfm.schemas import PLAYS, SESSIONS, TOP_SESSIONS, TOP_TRACKS
 
 T0 = datetime(2009, 5, 4, 12, 0, 0)

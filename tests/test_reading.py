@@ -3,7 +3,7 @@
 import pytest
 
 from lastfm.errors import UsageError
-from lastfm.reading import input_files, read_lines
+from lastfm.storage.reading import input_files, read_lines
 
 
 def test_input_files_are_the_files_spark_reads(spark, tmp_path):

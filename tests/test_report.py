@@ -10,8 +10,8 @@ from datetime import datetime
 
 import pytest
 
-from lastfm import report
-from lastfm.report import render, render_run
+from lastfm.quality import report
+from lastfm.quality.report import render, render_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from lastfm.sample_data import MALFORMED, users_for, write_sample
+from lastfm.testing.sample_data import MALFORMED, users_for, write_sample
 
 SHAPE = re.compile(r"user_\d{6}\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ(\t[^\t\n]*){4}")
 

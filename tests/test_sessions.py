@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lastfm.schemas import PLAYS, SESSIONS
-from lastfm.sessions import assign_sessions, build_sessions
+from lastfm.question.sessions import assign_sessions, build_sessions
 
 GAP = 20 * 60
 T0 = datetime(2009, 5, 4, 12, 0, 0)
@@ -74,7 +74,7 @@ def test_duplicate_plays_are_counted_whatever_the_order(spark):
 def test_session_across_a_daylight_saving_change_under_a_non_utc_time_zone(spark):
     # US clocks jumped 02:00 -> 03:00 local on 2009-03-08 (07:00 UTC). These plays are 15 and
     # 14 minutes apart in real time; read as New York wall-clock they would look 75 min apart.
-    from lastfm.parsing import parse_lines, valid_plays
+    from lastfm.question.parsing import parse_lines, valid_plays
 
     raw = [
         "u1\t2009-03-08T06:50:00Z\t\tA\t\tB",

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from lastfm.cluster import setup_jars, spark_home
-from lastfm.targets import PLATFORMS, TARGETS, conf_flags, jar_files, py_files, read_properties, target_properties
+from lastfm.platforms.cluster import setup_jars, spark_home
+from lastfm.platforms.targets import PLATFORMS, TARGETS, conf_flags, jar_files, py_files, read_properties, target_properties
 
 REPO = Path(__file__).resolve().parent.parent
 

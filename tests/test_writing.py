@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from lastfm.reading import recorded_or_computed_md5
+from lastfm.storage.reading import recorded_or_computed_md5
 from lastfm.schemas import TOP_TRACKS
-from lastfm.writing import constraint_violation, write_single_tsv, write_table, write_text
+from lastfm.storage.writing import constraint_violation, write_single_tsv, write_table, write_text
 
 ROWS = [(1, 'Johnny "Hammond" Smith', '"Heroes"', 12), (2, "坂本龍一", "Кино", 7), (3, "Cake", "", 1)]
 

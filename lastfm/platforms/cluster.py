@@ -36,15 +36,20 @@ def setup_jars(kind: str) -> Path:
     return Path(sys.prefix) / "jars" / kind
 
 
+# Subpackages that never ship to a cluster (lastfm/testing: the tests' and the benchmark's tools).
+LEFT_OUT = ("testing",)
+
+
 def build_zip(package_dir: Path, target: Path) -> list[str]:
     """Zip the package at `package_dir` for `--py-files`; return the member names.
 
-    Only `.py` files, under the package's own name, with a fixed timestamp so the same
-    sources always give the same bytes.
+    Only `.py` files, under the package's own name, without the LEFT_OUT subpackages, with a
+    fixed timestamp so the same sources always give the same bytes.
     """
     package_dir = Path(package_dir).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    members = sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
+    members = sorted(p for p in package_dir.rglob("*.py")
+                     if "__pycache__" not in p.parts and p.relative_to(package_dir).parts[0] not in LEFT_OUT)
     names = []
     partial = target.with_name(target.name + ".partial")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -2,7 +2,7 @@
 line), and how a submit passes them on: `--conf` flags, the `--py-files` list, `--jars`.
 
 Values, not code, live in conf/; this module only reads and formats them. Shared by
-lastfm.cluster (standalone) and lastfm.cloud (EMR, Dataproc).
+lastfm.platforms.cluster (standalone) and lastfm.platforms.cloud (EMR, Dataproc).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # Each managed platform line's conf file -> the Spark line it runs, the Makefile's SPARK=... that
-# sets up and tests the same Spark and Delta here (README "Platforms").
+# sets up and tests the same Spark and Delta here (docs/platforms.md).
 PLATFORMS = {"emr-7": "3.5", "emr-8": "4.0", "dataproc-2": "3.5", "dataproc-serverless-3.0": "4.0"}
 TARGETS = ("local", "standalone", *PLATFORMS)
 PY_FILES = "spark.submit.pyFiles"

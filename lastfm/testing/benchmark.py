@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# DuckDB's side: the independent reference implementation (lastfm/duckdb_reference.py), in a
+# DuckDB's side: the independent reference implementation (lastfm/testing/duckdb_reference.py), in a
 # child process like the job, printing its rows as JSON.
 _DUCKDB_SNIPPET = (
-    "import json, sys; from lastfm.duckdb_reference import top_tracks; "
+    "import json, sys; from lastfm.testing.duckdb_reference import top_tracks; "
     "print('ROWS', json.dumps(top_tracks(sys.argv[1], gap_seconds=int(sys.argv[2]), top_sessions=int(sys.argv[3]))))"
 )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlparse
 
-from lastfm.targets import PY_FILES, conf_flags, py_files
+from lastfm.platforms.targets import PY_FILES, conf_flags, py_files
 
 STEP_DONE = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
 JOB_RUN_DONE = ("SUCCESS", "FAILED", "CANCELLED")

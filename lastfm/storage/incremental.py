@@ -26,10 +26,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lastfm.errors import UsageError
-from lastfm.lineage import noted
-from lastfm.reading import table_history
+from lastfm.storage.lineage import noted
+from lastfm.storage.reading import table_history
 from lastfm.schemas import SESSION_END, SESSION_NUMBER, SESSION_START, SESSIONS, TS, USER_ID
-from lastfm.sessions import assign_sessions, summarize_sessions
+from lastfm.question.sessions import assign_sessions, summarize_sessions
 
 INGEST = "lastfm-ingest"  # the Delta transaction id of both appends of a batch
 FILES_KEY = "files"

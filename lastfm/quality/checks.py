@@ -51,7 +51,7 @@ TABLE_CONSTRAINTS = {
 # Audioscrobbler, Last.fm's scrobbling service, started in 2002: an earlier play is a bad clock.
 EARLIEST_PLAY = datetime(2002, 1, 1, tzinfo=timezone.utc)
 
-# The real file: 19,150,868 lines and this MD5 (lastfm/dataset.py); the answer published for it
+# The real file: 19,150,868 lines and this MD5 (lastfm/platforms/dataset.py); the answer published for it
 # by seven independent solutions (see the README), for the default question only.
 REAL_FILE_LINES = 19_150_868
 REAL_FILE_MD5 = "64747b21563e3d2aa95751e0ddc46b68"

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lastfm.errors import ConcurrentRunError, DataQualityError
-from lastfm.reading import hadoop_path, latest_commit, local_path
+from lastfm.storage.reading import hadoop_path, latest_commit, local_path
 from lastfm.schemas import OUTPUT_COLUMNS, RANK
 
 

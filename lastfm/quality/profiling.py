@@ -29,7 +29,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lastfm.parsing import REJECT_REASONS
+from lastfm.question.parsing import REJECT_REASONS
 from lastfm.schemas import (
     ARTIST_NAME,
     DUPLICATE_PLAYS,

@@ -1,0 +1,2 @@
+"""What the job checks and tells about the data: the expectations and table constraints (checks),
+the input and session profile (profiling), and the report's pictures (report)."""

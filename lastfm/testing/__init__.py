@@ -1,0 +1,3 @@
+"""What the tests, `make run` and `make bench` use, never the job: generated inputs (sample_data),
+DuckDB's independent answer (duckdb_reference), the benchmark's measurements (benchmark). Left out
+of dist/lastfm.zip and the wheel: nothing here ships to a cluster."""

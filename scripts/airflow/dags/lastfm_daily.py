@@ -1,0 +1,93 @@
+"""What the three daily DAGs share (lastfm_daily_local.py, lastfm_daily_emr_serverless.py,
+lastfm_daily_dataproc.py): the schedule, the retries, the question's params and the job's
+arguments. Deploy this file beside the DAG files (Airflow puts the DAG folder on sys.path); it
+defines no DAG itself.
+
+Every run is `jobs/top_tracks.py --incremental`: it ingests the files under --input that the
+warehouse has not ingested yet, so a run, its retry, or a run after days of outage all end with the
+tables and the TSV a full run over the same files gives (README "Scheduling").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
+
+# One run a day, at 01:00 UTC, for the day before: a CronDataIntervalTimetable, so that each run's
+# data interval is that day (Airflow 3's "@daily" is a CronTriggerTimetable, whose interval is
+# empty). Files of the day land under --input before then; the job takes whatever has landed.
+SCHEDULE = CronDataIntervalTimetable("0 1 * * *", timezone="UTC")
+START = datetime(2026, 11, 1)
+
+# A failed run is retried: --incremental finishes what a dead run left (a batch without its
+# rejects), ingests nothing twice, and a run that finds nothing new leaves the TSV as it is. Exit 4
+# (another run changed the warehouse at the same time) is worth a retry too.
+DEFAULT_ARGS = {
+    "owner": "data-engineering",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=10),
+    "retry_exponential_backoff": True,
+    "execution_timeout": timedelta(hours=2),
+}
+DAG_ARGS = {
+    "schedule": SCHEDULE,
+    "start_date": START,
+    "catchup": False,  # a missed day needs no run of its own: the next run ingests its files too
+    "max_active_runs": 1,  # one warehouse, one writer at a time
+    "dagrun_timeout": timedelta(hours=4),
+    "default_args": DEFAULT_ARGS,
+    "tags": ["lastfm", "spark", "delta"],
+}
+
+
+def daily_dag(dag_id: str, description: str, doc: str, input_uri: str, output_uri: str, warehouse_uri: str) -> DAG:
+    """A daily DAG with the shared schedule and retries, and these defaults for where the job reads
+    and writes (params, overridable per run, like the question's)."""
+    params = {
+        "input": Param(input_uri, type="string", description="the landing folder of the daily files (--input)"),
+        "output": Param(output_uri, type="string", description="the TSV deliverable (--output)"),
+        "warehouse": Param(warehouse_uri, type="string", description="the Delta tables' folder (--warehouse)"),
+        "session_gap_minutes": Param(20, type="number", minimum=0),
+        "top_sessions": Param(50, type="integer", minimum=1),
+        "top_tracks": Param(10, type="integer", minimum=1),
+    }
+    return DAG(dag_id=dag_id, description=description, doc_md=doc, params=params, **DAG_ARGS)
+
+
+# conf/spark-defaults.conf: what every platform's Spark gets (each DAG adds its platform's conf file)
+SPARK_DEFAULTS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.ui.showConsoleProgress": "true",
+    "spark.hadoop.parquet.enable.dictionary#artist_id": "false",
+    "spark.hadoop.parquet.enable.dictionary#track_id": "false",
+    "spark.hadoop.parquet.enable.dictionary#artist_name": "false",
+    "spark.hadoop.parquet.enable.dictionary#track_name": "false",
+}
+
+# The job's arguments, rendered from the params when the task runs (checked against the job's own
+# parser by tests/airflow/test_dags.py).
+JOB_ARGUMENTS = [
+    "--input", "{{ params.input }}",
+    "--output", "{{ params.output }}",
+    "--warehouse", "{{ params.warehouse }}",
+    "--session-gap-minutes", "{{ params.session_gap_minutes }}",
+    "--top-sessions", "{{ params.top_sessions }}",
+    "--top-tracks", "{{ params.top_tracks }}",
+    "--incremental",
+]
+
+
+@task
+def data_interval(data_interval_start=None, data_interval_end=None) -> dict:
+    """Log the day the run covers, and refuse an empty interval (a timetable that has none)."""
+    if data_interval_start is None or data_interval_start >= data_interval_end:
+        raise ValueError(f"empty data interval [{data_interval_start}, {data_interval_end}): "
+                         "schedule the DAG with a CronDataIntervalTimetable")
+    covered = {"start": data_interval_start.isoformat(), "end": data_interval_end.isoformat()}
+    print(f"this run covers the plays landed for [{covered['start']}, {covered['end']})")
+    return covered
