@@ -20,25 +20,14 @@ from pyspark.sql import Observation, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lastfm import schemas
+from lastfm.config import RUNS_TABLE, TABLES, JobConfig
+from lastfm.errors import ConcurrentRunError, DataQualityError, JobError, UsageError
 from lastfm.quality import checks, profiling, report
 from lastfm.question import parsing
 from lastfm.question import sessions as sessions_module
-from lastfm.storage import incremental, reading, writing
-from lastfm.config import RUNS_TABLE, TABLES, JobConfig
-from lastfm.errors import ConcurrentRunError, DataQualityError, JobError, UsageError
 from lastfm.question.parsing import parse_lines, rejected_lines, valid_plays
-from lastfm.storage.lineage import commit_note, input_fingerprint, noted, noted_fingerprint, noted_profile
 from lastfm.question.rankings import plays_in_sessions, song_play_counts, top_sessions, top_tracks
-from lastfm.storage.reading import (
-    input_files,
-    latest_commit,
-    path_exists,
-    read_changes,
-    read_lines,
-    read_table,
-    recorded_or_computed_md5,
-    table_history,
-)
+from lastfm.question.sessions import build_sessions
 from lastfm.schemas import (
     DUPLICATE_PLAYS,
     OUTPUT_COLUMNS,
@@ -51,7 +40,18 @@ from lastfm.schemas import (
     TS,
     USER_ID,
 )
-from lastfm.question.sessions import build_sessions
+from lastfm.storage import incremental, reading, writing
+from lastfm.storage.lineage import commit_note, input_fingerprint, noted, noted_fingerprint, noted_profile
+from lastfm.storage.reading import (
+    input_files,
+    latest_commit,
+    path_exists,
+    read_changes,
+    read_lines,
+    read_table,
+    recorded_or_computed_md5,
+    table_history,
+)
 from lastfm.storage.writing import TableVersion, write_single_tsv, write_table, write_text
 
 log = logging.getLogger(__name__)
