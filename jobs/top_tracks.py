@@ -3,14 +3,15 @@
     spark-submit jobs/top_tracks.py --input PATH --output FILE.tsv --warehouse DIR \
         [--session-gap-minutes 20] [--top-sessions 50] [--top-tracks 10] \
         [--max-reject-fraction 0.001] [--max-duplicate-fraction 0.01] [--warn-only] [--verbose] \
-        [--incremental | --as-of-version N]
+        [--incremental | --as-of-version N [--replace-output]] [--max-repeat-fraction 0.5] \
+        [--readmit PATH]... [--forget-missing-files] [--max-days-without-new-files 3]
 
 Prints the stages as they run, then the top songs and where the files are; the whole run summary
 is in run_summary.json beside the output (printed too with --verbose).
 
-Exit codes: 0 success, 2 bad usage or unusable input (or an ingested file that changed), 3
-data-quality failure, 4 another run changed the warehouse at the same time (run again), 1
-anything else.
+Exit codes: 0 success, 2 bad usage or unusable input, 3 data-quality failure (an input file
+refused, and ingested around; no new file for too long), 4 another run changed the warehouse at
+the same time (run again), 1 anything else. docs/scheduling.md's runbook says what to do for each.
 The master and cluster settings come from spark-submit, never from this file.
 """
 
@@ -54,10 +55,23 @@ def parse_command_line(argv=None) -> tuple[JobConfig, bool]:
                         help="ingest only the files under --input that the warehouse has not ingested yet")
     parser.add_argument("--as-of-version", type=int, default=None, metavar="N",
                         help="rebuild the deliverable from the plays table as of its version N (no table written)")
+    parser.add_argument("--max-repeat-fraction", type=float, default=0.5,
+                        help="a new file with more of its plays repeating plays already held is quarantined "
+                             "(a partial re-delivery)")
+    parser.add_argument("--readmit", action="append", default=[], metavar="PATH",
+                        help="ingest this refused input file as it is (its full path, as the run summary names it); "
+                             "repeatable")
+    parser.add_argument("--forget-missing-files", action="store_true",
+                        help="a full run drops the plays of counted files that are no longer in the input")
+    parser.add_argument("--max-days-without-new-files", type=float, default=3,
+                        help="an incremental run fails when no new input file has landed for this many days (0: never)")
+    parser.add_argument("--replace-output", action="store_true",
+                        help="let --as-of-version write over the output of the runs that ingest")
     parser.add_argument("--verbose", action="store_true",
                         help="every library's INFO log lines, and the run summary printed as JSON")
     options = vars(parser.parse_args(argv))
     verbose = options.pop("verbose")
+    options["readmit"] = tuple(options["readmit"])
     return JobConfig(**options), verbose
 
 

@@ -9,6 +9,9 @@ from lastfm.errors import UsageError
 MAX_GAP_MINUTES = 1e9  # ~1,900 years: longer than any listening history
 TABLES = ("plays", "rejects", "sessions", "top_sessions", "top_tracks", "profile")
 RUNS_TABLE = "runs"  # the log of runs, beside the tables
+FILES_TABLE = "files"  # the record of input files (storage/record.py)
+QUARANTINE_TABLE = "quarantine"  # the lines of refused files
+BOOKKEEPING_TABLES = (RUNS_TABLE, FILES_TABLE, QUARANTINE_TABLE)
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,14 @@ class JobConfig:
     warn_only: bool = False  # failed data expectations are logged, not fatal
     incremental: bool = False  # ingest only the input files the warehouse has not ingested yet
     as_of_version: int | None = None  # rebuild the deliverable from `plays` as of this version
+    # a file most of whose plays repeat plays already held is a partial re-delivery: quarantined
+    max_repeat_fraction: float = 0.5
+    readmit: tuple[str, ...] = ()  # refused files an operator re-admits as they are (their full paths)
+    forget_missing_files: bool = False  # a full run may drop the plays of counted files gone from the input
+    # an incremental run with no new file warns; after this many days without one it fails (0: never)
+    max_days_without_new_files: float = 3
+    replace_output: bool = False  # --as-of-version may write over the output the daily runs own
+
     def __post_init__(self):
         # `not <=`, so that nan fails too; the cap keeps the gap in seconds a 64-bit number
         if not 0 <= self.session_gap_minutes <= MAX_GAP_MINUTES:
@@ -38,6 +49,12 @@ class JobConfig:
             )
         if self.as_of_version is not None and (self.as_of_version < 0 or self.incremental):
             raise UsageError(f"--as-of-version must be >= 0 and without --incremental, got {self.as_of_version}")
+        if not 0 <= self.max_repeat_fraction <= 1:
+            raise UsageError(f"--max-repeat-fraction must be between 0 and 1, got {self.max_repeat_fraction}")
+        if not self.max_days_without_new_files >= 0:
+            raise UsageError(f"--max-days-without-new-files must be >= 0, got {self.max_days_without_new_files}")
+        if self.readmit and self.as_of_version is not None:
+            raise UsageError("--readmit needs a run that ingests (not --as-of-version)")
         if not 0 <= self.max_reject_fraction <= 1:
             raise UsageError(
                 f"--max-reject-fraction must be between 0 and 1, got {self.max_reject_fraction}"
@@ -53,7 +70,7 @@ class JobConfig:
 
     def table_path(self, table: str) -> str:
         """Where a Delta table lives: `<warehouse>/<table>`."""
-        assert table in (*TABLES, RUNS_TABLE), table
+        assert table in (*TABLES, *BOOKKEEPING_TABLES), table
         return f"{self.warehouse.rstrip('/')}/{table}"
 
     def beside_output(self, name: str) -> str:

@@ -6,29 +6,33 @@ next stage reads it back, so every intermediate result is inspectable and versio
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 from delta.tables import DeltaTable
-from pyspark.sql import Observation, SparkSession, Window
+from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 
-from lastfm import schemas
-from lastfm.config import RUNS_TABLE, TABLES, JobConfig
-from lastfm.errors import ConcurrentRunError, DataQualityError, JobError, UsageError
+from lastfm import bookkeeping, ingest, schemas
+from lastfm.bookkeeping import RunRecord
+from lastfm.config import TABLES, JobConfig
+from lastfm.errors import DataQualityError, UsageError
+from lastfm.ingest import Ingested
 from lastfm.quality import checks, profiling, report
-from lastfm.question import parsing
 from lastfm.question import sessions as sessions_module
-from lastfm.question.parsing import parse_lines, rejected_lines, valid_plays
+from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.question.rankings import plays_in_sessions, song_play_counts, top_sessions, top_tracks
+from lastfm.question.session_update import session_bounds, updated_sessions
 from lastfm.question.sessions import build_sessions
 from lastfm.schemas import (
+    BATCH,
     DUPLICATE_PLAYS,
     OUTPUT_COLUMNS,
     PLAY_COUNT,
@@ -40,30 +44,11 @@ from lastfm.schemas import (
     TS,
     USER_ID,
 )
-from lastfm.storage import incremental, reading, writing
-from lastfm.storage.lineage import commit_note, input_fingerprint, noted, noted_fingerprint, noted_profile
-from lastfm.storage.reading import (
-    input_files,
-    latest_commit,
-    path_exists,
-    read_changes,
-    read_lines,
-    read_table,
-    recorded_or_computed_md5,
-    table_history,
-)
-from lastfm.storage.writing import TableVersion, write_single_tsv, write_table, write_text
+from lastfm.storage.reading import latest_commit, path_exists, read_lines, read_table, recorded_or_computed_md5, table_history
+from lastfm.storage.writing import remove_stale_staging, write_single_tsv, write_table, write_text
 
 log = logging.getLogger(__name__)
 CONSTRAINTS = checks.TABLE_CONSTRAINTS
-# The write that observes the input has finished when the metrics are asked for: they are due at
-# once, and a wait this long means they are lost.
-OBSERVATION_TIMEOUT_SECONDS = 120
-# Delta keeps per-file min/max statistics of the first 32 columns by default; plays is only ever
-# filtered on these two (the top sessions' users and times), and statistics on the names and
-# MBIDs cost ~15% of the parse's CPU (measured).
-# The change data feed gives an incremental run the plays the batches since its sessions added.
-PLAYS_PROPERTIES = {"delta.dataSkippingStatsColumns": f"{USER_ID},{TS}", "delta.enableChangeDataFeed": "true"}
 
 
 class Stopwatch:
@@ -163,276 +148,72 @@ def iso_instant(epoch_seconds: int) -> str:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime(report.ISO)
 
 
-def parse_input(spark: SparkSession, config: JobConfig, fingerprint: str | None, files: list[tuple[str, int, int]], *,
-                batch: int | None = None, plays_done: TableVersion | None = None) -> tuple[TableVersion, TableVersion, dict]:
-    """Parse input files into the plays and rejects tables: (plays, rejects, input profile).
+def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: Ingested, runs: list[dict],
+                             run: RunRecord):
+    """The `sessions` of the plays the run answers from: (the sessions, reused).
 
-    One pass over the files writes `plays` and, on the way, observes the input profile
-    (profiling.observe_input), which counts the rejected lines. Only when there are any does a
-    second pass write them to `rejects`; the counts written must be the counts observed. Both
-    commits note the files (the ledger, incremental.py), the rejects commit the profile too.
-    A full parse (`batch` None) overwrites both tables with the whole input; an incremental one
-    appends `files` as the batch that becomes version `batch` of `plays`, both appends under
-    that Delta transaction, so that no batch is ever added twice. `plays_done`: the batch is in
-    `plays` already (a run died before its rejects), and only its rejects are written.
-    """
-    path = config.table_path
-    observation = Observation("input")
-    parsed = read_lines(spark, [path for path, _, _ in files]).transform(parse_lines)
-    observed_plays = valid_plays(profiling.observe_input(parsed, observation))
-    transaction = None if batch is None else (incremental.INGEST, batch)
-    if plays_done is not None:
-        observed_plays.write.format("noop").mode("overwrite").save()
-        plays = plays_done
-    else:
-        # a token of this write: Delta skips a transaction it has seen without a word, so the
-        # commit must be found to be ours
-        token = uuid.uuid4().hex
-        plays = write_table(observed_plays, path("plays"), note=commit_note(fingerprint, files=files, token=token),
-                            constraints=CONSTRAINTS["plays"], properties=PLAYS_PROPERTIES,
-                            append=batch is not None, transaction=transaction)
-        if batch is not None and noted(latest_commit(spark, plays.path)["userMetadata"], "token") != token:
-            raise ConcurrentRunError(f"{plays.path}: another run ingested into this warehouse at the same time; "
-                                     "this run stopped without adding anything: run it again")
-    metrics = profiling.observed(observation, OBSERVATION_TIMEOUT_SECONDS)
-    if metrics is None:
-        log.warning("the parse's observed metrics did not arrive within %d s: profiling the input by another pass",
-                    OBSERVATION_TIMEOUT_SECONDS)
-        metrics = profiling.aggregate_input(parsed)
-    batch_plays = read_table(spark, path("plays"), plays.version) if batch is None else \
-        read_changes(spark, path("plays"), plays.version - 1, plays.version)
-    sketches = profiling.sketches(metrics)
-    profile = profiling.input_profile(metrics, profiling.time_metrics(batch_plays),
-                                      profiling.distinct_estimates(spark, [sketches]))
-    counts = profile["rows"]
-    lines = rejected_lines(parsed) if counts["rejected"] else spark.createDataFrame([], schemas.REJECTS)
-    note = commit_note(fingerprint, profile, **{incremental.BATCH_KEY: plays.version, incremental.SKETCHES_KEY: sketches})
-    rejects = write_table(lines, path("rejects"), note=note, constraints=CONSTRAINTS["rejects"],
-                          append=batch is not None, transaction=transaction)
-    if (plays.rows, rejects.rows) != (counts["valid"], counts["rejected"]):
-        raise RuntimeError(f"parse of {config.input} wrote {plays.rows} plays and {rejects.rows} rejects to "
-                           f"{config.warehouse}, observed {counts}")
-    return plays, rejects, profile
-
-
-# Everything that shapes `plays`, `rejects` and the input profile: a change to any of it means a
-# fresh parse (lineage.py).
-PARSE_CODE = (parsing, schemas, profiling, reading, writing, parse_input, PLAYS_PROPERTIES,
-              CONSTRAINTS["plays"], CONSTRAINTS["rejects"])
-
-
-# Everything that shapes `sessions` from `plays` (the gap and the plays version are noted apart).
-SESSIONS_CODE = (sessions_module, incremental, schemas, writing, CONSTRAINTS["sessions"])
-
-
-def sessions_fingerprint(plays: TableVersion, gap_seconds: int) -> str:
-    """The fingerprint of the sessions of this version of `plays` under this gap (lineage.py)."""
-    return input_fingerprint([(plays.path, plays.version, gap_seconds)], code=SESSIONS_CODE)
-
-
-def sessions_rules(gap_seconds: int) -> str:
-    """The fingerprint of how sessions are built, whatever the plays: the gap and the code."""
-    return input_fingerprint([("gap", gap_seconds, 0)], code=SESSIONS_CODE)
-
-
-def reusable_table(spark: SparkSession, uri: str, fingerprint: str) -> TableVersion | None:
-    """The latest version of the table at `uri` when its commit notes `fingerprint`, else None."""
-    commit = latest_commit(spark, uri)
-    if commit is None or noted_fingerprint(commit["userMetadata"]) != fingerprint:
-        return None
-    return TableVersion(uri, commit["version"], commit["rows"])
-
-
-def reusable_parse(spark: SparkSession, fingerprint: str, plays_uri: str, rejects_uri: str):
-    """(plays, rejects, input profile) when the latest commit of both tables is the parse of the
-    input with this fingerprint (lineage.py), else None: the input must be parsed again."""
-    commits = [latest_commit(spark, uri) for uri in (plays_uri, rejects_uri)]
-    if any(c is None or noted_fingerprint(c["userMetadata"]) != fingerprint for c in commits):
-        return None
-    profile = noted_profile(commits[1]["userMetadata"])
-    # reusable only once verified: the rows each commit wrote are the rows the parse observed
-    # (parse_input raises when they differ, after both commits are made)
-    if profile is None or (commits[0]["rows"], commits[1]["rows"]) != (profile["rows"]["valid"], profile["rows"]["rejected"]):
-        return None
-    plays, rejects = (TableVersion(uri, c["version"], c["rows"]) for uri, c in zip((plays_uri, rejects_uri), commits))
-    return plays, rejects, profile
-
-
-@dataclass
-class Ingested:
-    """What the parse stage leaves for the rest of the run."""
-
-    plays: TableVersion  # the version of `plays` the run answers from
-    profile: dict  # the input profile of that version
-    files: list = field(default_factory=list)  # the input files this run parsed
-    rows_added: int = 0  # valid plays and rejected lines this run added
-    reused: bool = False  # the parse of an unchanged input reused (full runs)
-    ledger: incremental.Ledger | None = None  # the batches of that version (incremental and as-of runs)
-
-
-def ingest_full(spark: SparkSession, config: JobConfig, files: list, written: dict) -> Ingested:
-    """The whole input parsed, or its earlier parse reused when it is unchanged."""
-    fingerprint = input_fingerprint(files, code=PARSE_CODE)
-    path = config.table_path
-    reused = reusable_parse(spark, fingerprint, path("plays"), path("rejects"))
-    if reused:
-        log.info("input unchanged (fingerprint %s): reusing plays v%d and rejects v%d",
-                 fingerprint[:12], reused[0].version, reused[1].version)
-        return Ingested(reused[0], reused[2], reused=True)
-    plays, rejects, profile = parse_input(spark, config, fingerprint, files)
-    written.update(plays=plays.version, rejects=rejects.version)
-    return Ingested(plays, profile, files, plays.rows + rejects.rows)
-
-
-def ingest_new_files(spark: SparkSession, config: JobConfig, files: list, written: dict) -> Ingested:
-    """The batches a dead run left without rejects completed, then the input files the warehouse
-    has not ingested appended as one batch (incremental.py)."""
-    path = config.table_path
-    ledger = incremental.read_ledger(spark, path("plays"), path("rejects"))
-    for version in ledger.pending:
-        log.info("completing batch v%d of %s (a run stopped before its rejects)", version, path("plays"))
-        done = TableVersion(path("plays"), version, table_history_rows(spark, path("plays"), version))
-        _, rejects, _ = parse_input(spark, config, None, ledger.batches[version], plays_done=done,
-                                    batch=None if version == ledger.overwrite else version)
-        written["rejects"] = rejects.version
-    fresh = incremental.new_files(ledger, files)
-    added = 0
-    if fresh:
-        expected = 0 if ledger.plays_version is None else ledger.plays_version + 1
-        plays, rejects, _ = parse_input(spark, config, None, fresh, batch=expected)
-        written.update(plays=plays.version, rejects=rejects.version)
-        added = plays.rows + rejects.rows
-    if fresh or ledger.pending:
-        ledger = incremental.read_ledger(spark, path("plays"), path("rejects"))
-    return Ingested(ledger_plays(config, ledger), ledger_profile(spark, ledger), fresh, added, ledger=ledger)
-
-
-def ingested_as_of(spark: SparkSession, config: JobConfig) -> Ingested:
-    """`plays` as it was at version --as-of-version, and its input profile; nothing parsed."""
-    path = config.table_path
-    ledger = incremental.read_ledger(spark, path("plays"), path("rejects"), as_of=config.as_of_version)
-    if ledger.plays_version != config.as_of_version:
-        raise UsageError(f"{path('plays')} has no version {config.as_of_version}")
-    return Ingested(ledger_plays(config, ledger), ledger_profile(spark, ledger), ledger=ledger)
-
-
-def table_history_rows(spark: SparkSession, uri: str, version: int) -> int:
-    return next(c["rows"] for c in table_history(spark, uri) if c["version"] == version)
-
-
-def ledger_plays(config: JobConfig, ledger: incremental.Ledger) -> TableVersion:
-    """The `plays` version of a ledger (its rows left uncounted: nothing reads them)."""
-    if ledger.plays_version is None:
-        raise UsageError(f"no plays table in {config.warehouse}")
-    return TableVersion(config.table_path("plays"), ledger.plays_version, None)
-
-
-def ledger_profile(spark: SparkSession, ledger: incremental.Ledger) -> dict:
-    """The input profile of all the batches of a ledger, from the notes of their rejects commits."""
-    if ledger.pending:
-        raise UsageError(f"batch v{ledger.pending[0]} of plays has no rejects commit: run with --incremental to complete it")
-    notes = list(ledger.completed.values())
-    if len(notes) == 1:
-        return noted_profile(notes[0])
-    distinct = profiling.distinct_estimates(spark, [noted(note, incremental.SKETCHES_KEY) for note in notes])
-    return profiling.combine([noted_profile(note) for note in notes], distinct)
-
-
-def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: Ingested, written: dict):
-    """The `sessions` of the plays version the run answers from: (the sessions, reused).
-
-    Reused when the latest commit is of that version under this gap; else, in an incremental
-    run whose sessions are of an earlier version with only appends since, updated for the users
-    with new plays (incremental.py); else built from all plays. An --as-of-version run builds
-    them in memory and writes no table."""
+    Reused when the runs say they hold the plays of this batch under these rules; in an
+    incremental run whose sessions hold an earlier batch under these rules, updated for the users
+    with plays in the batches since (question/session_update.py); else built from all plays, after
+    a `rebuilding` row (bookkeeping.py). An --as-of-version run builds them in memory and writes no
+    table."""
     gap, path = config.session_gap_seconds, config.table_path
     plays = read_table(spark, path("plays"), ingested.plays.version if config.as_of_version is not None else None)
     if config.as_of_version is not None:
         return plays.transform(build_sessions(gap)).cache(), False
-    fingerprint = sessions_fingerprint(ingested.plays, gap)
-    note = commit_note(fingerprint, plays_version=ingested.plays.version, rules=sessions_rules(gap))
-    if reusable_table(spark, path("sessions"), fingerprint):
+    rules = sessions_module.rules(gap)
+    state = bookkeeping.sessions_state(runs) if DeltaTable.isDeltaTable(spark, path("sessions")) else None
+    run.sessions_batch, run.sessions_rules = ingested.batch, rules
+    if state == (ingested.batch, rules) and not ingested.rebuilt:
         return read_table(spark, path("sessions")), True
-    before = latest_commit(spark, path("sessions")) if config.incremental else None
-    since = noted(before["userMetadata"], "plays_version") if before else None
-    if (before and noted(before["userMetadata"], "rules") == sessions_rules(gap) and since is not None
-            and ingested.ledger.only_appends_since(since)):
+    if config.incremental and state is not None and state[1] == rules and state[0] < ingested.batch and not ingested.rebuilt:
         sessions = read_table(spark, path("sessions"))
-        new_plays = read_changes(spark, path("plays"), since, ingested.plays.version).where(F.col("_change_type") == "insert")
-        bounds = incremental.session_bounds(sessions, new_plays, gap)
+        bounds = session_bounds(sessions, plays.where(F.col(BATCH) > state[0]), gap)
         if not bounds:  # the batches since added no valid play
             return sessions, True
-        log.info("updating the sessions of %d users with new plays (sessions of plays v%d -> v%d)",
-                 len(bounds), since, ingested.plays.version)
-        written["sessions"] = write_table(incremental.updated_sessions(plays, sessions, bounds, gap), path("sessions"),
-                                          note=note, constraints=CONSTRAINTS["sessions"]).version
+        log.info("updating the sessions of %d users with the plays of batches %d-%d", len(bounds), state[0] + 1,
+                 ingested.batch)
+        updated = updated_sessions(plays, sessions, bounds, gap)
     else:
-        written["sessions"] = write_table(plays.transform(build_sessions(gap)), path("sessions"), note=note,
-                                          constraints=CONSTRAINTS["sessions"]).version
+        bookkeeping.mark_rebuilding(spark, config, run)
+        updated = plays.transform(build_sessions(gap))
+    run.written["sessions"] = write_table(updated, path("sessions"), constraints=CONSTRAINTS["sessions"]).version
     return read_table(spark, path("sessions")), False
 
 
 def run(spark: SparkSession, config: JobConfig) -> dict:
     """Run the job once, and append its row to the `runs` table whether it succeeds or fails;
-    return the run summary (counts, timings, table versions, output)."""
-    record = {"run_id": str(uuid.uuid4()), "started_at": datetime.now(timezone.utc), "written": {}, "files": [], "added": 0}
+    return the run summary (counts, timings, table versions, output). A run that refused an input
+    file (or retries one that did) raises DataQualityError once everything else is written."""
+    record = RunRecord(run_id=str(uuid.uuid4()), started_at=datetime.now(timezone.utc))
     try:
         summary = answer(spark, config, record)
     except Exception as error:
-        record_run(spark, config, record, "failed", error)
+        if config.as_of_version is None:
+            bookkeeping.append_run(spark, config, record, bookkeeping.FAILED, error)
         raise
-    record_run(spark, config, record, "nothing_new" if summary.get("nothing_new") else "succeeded")
+    alert = summary.get("alert")
+    if config.as_of_version is None:
+        status = bookkeeping.QUARANTINED if alert else bookkeeping.NOTHING_NEW if summary.get("nothing_new") \
+            else bookkeeping.SUCCEEDED
+        bookkeeping.append_run(spark, config, record, status, DataQualityError(alert) if alert else None)
+    if alert:
+        raise DataQualityError(alert)
     return summary
 
 
-def record_run(spark: SparkSession, config: JobConfig, record: dict, status: str, error: Exception | None = None) -> None:
-    """Append the run's row to the `runs` table (a failure to do so is logged, never raised over
-    the run's own outcome)."""
-    line = None
-    if error is not None:
-        lines = str(error).strip().splitlines() or [type(error).__name__]
-        line = lines[0] if isinstance(error, JobError) else f"{type(error).__name__}: {lines[0]}"
-    row = (record["run_id"], config.mode, record["started_at"], datetime.now(timezone.utc), status, line,
-           [path for path, _, _ in record["files"]], record["added"], dict(record["written"]),
-           json.dumps(asdict(config), sort_keys=True))
-    for attempt in (1, 2):  # appends never conflict, but two first runs may both create the table
-        try:
-            write_table(spark.createDataFrame([row], schemas.RUNS), config.table_path(RUNS_TABLE), append=True)
-            return
-        except ConcurrentRunError:
-            if attempt == 1:
-                continue
-            log.exception("could not append this run to %s", config.table_path(RUNS_TABLE))
-        except Exception:  # noqa: BLE001 - the run's outcome stands; its row is what is lost
-            log.exception("could not append this run to %s", config.table_path(RUNS_TABLE))
-            return
+def refuse_replay_over_daily_output(spark: SparkSession, config: JobConfig) -> None:
+    """--as-of-version writes over an output that runs which ingest own only when told to."""
+    summary = config.beside_output("run_summary.json")
+    if config.as_of_version is None or config.replace_output or not path_exists(spark, summary):
+        return
+    mode = json.loads(spark.read.text(summary, wholetext=True).first()[0]).get("mode")
+    if mode != "as_of":
+        raise UsageError(f"--output {config.output} is the answer of the {mode} runs (see {summary}): write the "
+                         "--as-of-version answer elsewhere, or pass --replace-output to replace it")
 
 
-def question(options: dict) -> dict:
-    """Of a run's options (`asdict` of its JobConfig), those that shape the deliverable."""
-    return {k: v for k, v in options.items() if k not in ("incremental", "as_of_version")}
-
-
-def unchanged_result(spark: SparkSession, config: JobConfig, ingested: Ingested) -> dict | None:
-    """The run summary beside the output, when the run that wrote it asked the same question,
-    finished (its `runs` row is appended after the deliverable), and every table is still at the
-    version its answer stands on: nothing new, nothing to do. None otherwise."""
-    path = config.table_path
-    if not (path_exists(spark, config.output) and path_exists(spark, config.beside_output("run_summary.json"))
-            and DeltaTable.isDeltaTable(spark, path(RUNS_TABLE))):
-        return None
-    summary = json.loads(spark.read.text(config.beside_output("run_summary.json"), wholetext=True).first()[0])
-    if question(summary.get("config", {})) != question(asdict(config)):
-        return None
-    current = {name: (latest_commit(spark, path(name)) or {}).get("version") for name in TABLES}
-    if {name: table["version"] for name, table in summary.get("tables", {}).items()} != current:
-        return None
-    finished = read_table(spark, path(RUNS_TABLE)).where((F.col("run_id") == summary.get("run_id", ""))
-                                                          & (F.col("status") == "succeeded"))
-    return summary if finished.limit(1).count() else None
-
-
-def answer(spark: SparkSession, config: JobConfig, record: dict) -> dict:
+def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
     """The run itself (see `run`).
 
     Each stage's result is computed once: the small ones (the top sessions, the top tracks) are
@@ -441,30 +222,45 @@ def answer(spark: SparkSession, config: JobConfig, record: dict) -> dict:
     the background beside the next stages; all finish before any file is written.
     """
     started, clock = time.time(), Stopwatch()
-    path, written = config.table_path, record["written"]
-    files = [] if config.as_of_version is not None else input_files(spark, config.input)
+    path, written = config.table_path, record.written
+    refuse_replay_over_daily_output(spark, config)
+    runs = bookkeeping.past_runs(spark, config) if config.as_of_version is None else []
     with clock.stage("parse"):
         if config.as_of_version is not None:
-            ingested = ingested_as_of(spark, config)
-        elif config.incremental:
-            ingested = ingest_new_files(spark, config, files, written)
+            ingested = ingest.as_of(spark, config)
         else:
-            ingested = ingest_full(spark, config, files, written)
-        record.update(files=ingested.files, added=ingested.rows_added)
+            ingested = ingest.ingest(spark, config, record.run_id)
+        record.files, record.added, record.batch = ingested.files, ingested.rows_added, ingested.batch
+        record.duplicates, record.quarantined = list(ingested.duplicates), list(ingested.quarantined)
+        record.unresolved = ingested.unresolved
+    landed = bool(ingested.files or ingested.duplicates or ingested.quarantined or ingested.rows_added)
+    warnings = [f"input file {p} skipped: {r}" for p, r in ingested.duplicates.items()]
+    if config.incremental and not landed:
+        warnings.append(bookkeeping.freshness(ingested.record.first_seen, datetime.now(timezone.utc), config))
+    if ingested.unresolved:
+        warnings.append(f"{len(ingested.unresolved)} input file(s) refused and not re-admitted: "
+                        f"{', '.join(ingested.unresolved)} (see {path('files')})")
+    for warning in warnings:
+        log.warning("%s", warning)
+    alert = None if config.as_of_version is not None else \
+        bookkeeping.quarantine_alert(ingested.quarantined, landed, runs, config)
     input_profile, counts = ingested.profile, ingested.profile["rows"]
-    if config.incremental and not ingested.files and not written:
+    if config.incremental and not landed and not ingested.rebuilt:
         # a run with nothing new whose predecessor left everything in place: nothing to redo
-        previous = unchanged_result(spark, config, ingested)
-        if previous is not None:
+        previous = bookkeeping.unchanged_result(spark, config, ingested.batch, runs)
+        if previous is not None and bookkeeping.sessions_state(runs) == (ingested.batch, sessions_module.rules(
+                config.session_gap_seconds)):
             log.info("nothing new in %s since the last run: tables and %s unchanged", config.input, config.output)
-            return {**previous, "nothing_new": True, "stage_seconds": clock.seconds}
-    warnings = check_reject_fraction(counts["valid"], counts["rejected"], config, path("rejects"))
+            record.sessions_batch, record.sessions_rules = bookkeeping.sessions_state(runs)
+            return {**previous, "nothing_new": True, "stage_seconds": clock.seconds, "expectation_warnings": warnings,
+                    "quarantine_unresolved": ingested.unresolved, "alert": alert}
+    warnings += check_reject_fraction(counts["valid"], counts["rejected"], config, path("rejects"))
 
     plays = read_table(spark, path("plays"), ingested.plays.version if config.as_of_version is not None else None)
     save = config.as_of_version is None  # an --as-of-version run rebuilds the deliverable only
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="background") as background:
         with clock.stage("sessions"):
-            sessions, sessions_reused = build_or_update_sessions(spark, config, ingested, written)
+            sessions, sessions_reused = build_or_update_sessions(spark, config, ingested, runs, record)
         with clock.stage("check_input"):
             profile = {**input_profile, **profiling.user_profile(sessions)}
             warnings += check_input(plays, profile, config)
@@ -487,12 +283,14 @@ def answer(spark: SparkSession, config: JobConfig, record: dict) -> dict:
                                                          constraints=CONSTRAINTS["profile"])
             summary = {
                 "run_at": iso_instant(int(started)),
-                "run_id": record["run_id"],
+                "run_id": record.run_id,
                 "mode": config.mode,
                 "input": config.input,
-                "input_files": len(files),
-                "input_bytes": sum(size for _, size, _ in files),
-                "input_files_ingested": [path for path, _, _ in ingested.files],
+                "batch": ingested.batch,
+                "input_files_ingested": ingested.files,
+                "input_files_duplicate": ingested.duplicates,
+                "input_files_quarantined": ingested.quarantined,
+                "quarantine_unresolved": ingested.unresolved,
                 "rows_added": ingested.rows_added,
                 "plays_reused": ingested.reused,
                 "sessions_reused": sessions_reused,
@@ -505,6 +303,7 @@ def answer(spark: SparkSession, config: JobConfig, record: dict) -> dict:
                 "config": asdict(config),
                 "stage_seconds": clock.seconds,
                 "output": config.output,
+                "output_sha256": hashlib.sha256(tsv_text(top_rows).encode("utf-8")).hexdigest(),
                 "top_tracks": top_rows,
                 "top_sessions": top_session_list,
                 "session_length_histogram": profiling.session_length_histogram(sessions),
@@ -528,14 +327,23 @@ def answer(spark: SparkSession, config: JobConfig, record: dict) -> dict:
             summary["tables"] = {name: {"path": path(name), "version": versions[name]} for name in TABLES if name in versions}
     # Every file is rendered before any is written, so a failure up to here leaves the earlier
     # run's files as they were; the side files go first and the deliverable, which a reader
-    # takes as the sign of a finished run, last.
+    # takes as the sign of a finished run, last. The summary names the deliverable it belongs to
+    # (`output_sha256`): a run killed between the two leaves a summary that says so.
     with clock.stage("deliverable"):
         write_text(spark, json.dumps(profile, indent=2) + "\n", summary["profile"])
         if page is not None:
             write_text(spark, page, summary["report"])
         write_text(spark, json.dumps(summary, indent=2, default=str) + "\n", summary["run_summary"])
         write_single_tsv(top, config.output)  # the rows check_output passed and top_tracks holds
+        remove_stale_staging(spark, config.output)
+    summary["alert"] = alert
     return summary
+
+
+def tsv_text(top_rows: list[dict]) -> str:
+    """The deliverable's text, as write_single_tsv writes it (for its checksum in the summary)."""
+    lines = ["\t".join(OUTPUT_COLUMNS), *("\t".join(str(row[c]) for c in OUTPUT_COLUMNS) for row in top_rows)]
+    return "".join(line + "\n" for line in lines)
 
 
 def bare_top_tracks(spark: SparkSession, input_uri: str, gap_seconds: int, sessions: int, tracks: int) -> list[dict]:

@@ -6,7 +6,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from lastfm.question.parsing import BAD_TIMESTAMP, EMPTY_USER_ID, WRONG_FIELD_COUNT, parse_lines, rejected_lines, valid_plays
 from lastfm.storage.reading import read_lines
-from lastfm.schemas import PLAYS, REJECTS
+from lastfm.schemas import TYPED_PLAYS as PLAYS, REJECTED_LINES as REJECTS
 
 LINES = StructType([StructField("value", StringType())])
 

@@ -1,12 +1,9 @@
 """The profile on a hand-made input whose every number is counted by hand below."""
 
-import time
 from datetime import datetime, timezone
 
-from pyspark.sql import Observation
-
-from lastfm.quality import profiling
-from lastfm.question.parsing import parse_lines, valid_plays
+from lastfm.quality import admission, profiling
+from lastfm.question.parsing import parse_lines
 from lastfm.schemas import SESSIONS
 
 
@@ -31,18 +28,21 @@ SESSION_ROWS = [
 ]
 
 
+def file_profiles(spark, files: dict[str, list[str]]) -> dict[str, dict]:
+    """The profile of each file, as a batch's parse gives it: one aggregate over all their lines,
+    grouped by file (admission.file_facts)."""
+    lines = spark.createDataFrame([(line, path) for path, part in files.items() for line in part],
+                                  "value string, source_file string")
+    hashed = lines.withColumns(admission.line_hashes(lines.value)).transform(parse_lines)
+    return {facts["path"]: (profiling.input_profile(facts), profiling.sketches(facts))
+            for facts in admission.file_facts(hashed, now_epoch_seconds=2**40)}
+
+
 def observed_profile(spark, lines):
-    observation = Observation("input")
-    parsed = spark.createDataFrame([(line,) for line in lines], "value string").transform(parse_lines)
-    profiling.observe_input(parsed, observation).write.format("noop").mode("overwrite").save()
-    return profile_of(spark, profiling.observed(observation, timeout_seconds=60), profiling.time_metrics(valid_plays(parsed)))
+    return file_profiles(spark, {"f": lines})["f"][0]
 
 
-def profile_of(spark, metrics, times):
-    return profiling.input_profile(metrics, times, profiling.distinct_estimates(spark, [profiling.sketches(metrics)]))
-
-
-def test_input_profile_is_observed_during_the_parse_and_timed_from_the_plays(spark):
+def test_input_profile_of_a_file_comes_from_one_aggregate_over_its_parsed_lines(spark):
     hours = [0] * 24
     hours[10], hours[12], hours[23] = 3, 1, 1
     assert observed_profile(spark, LINES) == {
@@ -60,15 +60,12 @@ def test_input_profile_is_observed_during_the_parse_and_timed_from_the_plays(spa
     }
 
 
-def test_lost_metrics_time_out_and_a_pass_of_its_own_gives_the_same_profile(spark):
-    parsed = spark.createDataFrame([(line,) for line in LINES], "value string").transform(parse_lines)
-    lost = Observation("lost")
-    profiling.observe_input(parsed, lost)  # observed, but no action ever runs it: no metrics will come
-    start = time.monotonic()
-    assert profiling.observed(lost, timeout_seconds=1.0) is None
-    assert time.monotonic() - start < 10  # bounded: observation.get alone waits forever
-    times = profiling.time_metrics(valid_plays(parsed))
-    assert profile_of(spark, profiling.aggregate_input(parsed), times) == observed_profile(spark, LINES)
+def test_the_files_of_one_batch_get_a_profile_each(spark):
+    both = file_profiles(spark, {"a": LINES[:4], "b": LINES[4:]})
+    assert both["a"][0] == observed_profile(spark, LINES[:4]) and both["b"][0] == observed_profile(spark, LINES[4:])
+    # counted by hand: the first four lines are u1's four valid plays, the rest one play and three rejects
+    assert both["a"][0]["rows"] == {"read": 4, "valid": 4, "rejected": 0, "rejected_by_reason": {}}
+    assert both["b"][0]["rows"]["rejected_by_reason"] == {"wrong_field_count": 2, "empty_user_id": 1}
 
 
 def test_hours_are_utc_whatever_the_session_time_zone(spark):
@@ -112,12 +109,10 @@ def test_flatten_gives_one_row_per_leaf():
                     ("hours.1", 2.0, None), ("heaviest", None, None)]
 
 
-def test_profiles_of_batches_combine_into_the_profile_of_all_their_lines(spark):
-    halves = [observed_profile(spark, LINES[:4]), observed_profile(spark, LINES[4:])]
-    parsed = [spark.createDataFrame([(line,) for line in part], "value string").transform(parse_lines)
-              for part in (LINES[:4], LINES[4:])]
-    sketches = [profiling.sketches(profiling.aggregate_input(p)) for p in parsed]
-    combined = profiling.combine(halves, profiling.distinct_estimates(spark, sketches))
-    # counted by hand from LINES, as in the test above: the two halves hold all of them
+def test_profiles_of_files_combine_into_the_profile_of_all_their_lines(spark):
+    halves = file_profiles(spark, {"a": LINES[:4], "b": LINES[4:]})
+    combined = profiling.combine([halves[f][0] for f in "ab"],
+                                 profiling.distinct_estimates(spark, [halves[f][1] for f in "ab"]))
+    # counted by hand from LINES, as in the first test: the two halves hold all of them
     assert combined == observed_profile(spark, LINES)
-    assert halves[0]["rows"]["read"] == 4 and halves[1]["rows"]["read"] == 4
+    assert halves["a"][0]["rows"]["read"] == 4 and halves["b"][0]["rows"]["read"] == 4

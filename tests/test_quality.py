@@ -8,7 +8,8 @@ from chispa import assert_df_equality
 from lastfm.quality import checks as quality
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError
-from lastfm.schemas import PLAYS, TOP_SESSIONS, TOP_TRACKS
+from lastfm.schemas import PLAYS as PLAYS_TABLE, TOP_SESSIONS, TOP_TRACKS
+from lastfm.schemas import TYPED_PLAYS as PLAYS
 from lastfm.storage.writing import write_table
 
 CONFIG = JobConfig("in.tsv", "out/top.tsv", "wh", top_tracks=3)
@@ -48,8 +49,8 @@ def test_input_facts_from_a_profile():
                                                  last_play=datetime(2013, 9, 29, 10, tzinfo=timezone.utc))
 
 
-def test_plays_schema_wants_exactly_six_typed_columns(spark):
-    good = spark.createDataFrame([], PLAYS)
+def test_plays_schema_wants_exactly_the_tables_typed_columns(spark):
+    good = spark.createDataFrame([], PLAYS_TABLE)
     assert quality.validate_plays_schema(good) == []
     seventh = good.withColumn("extra", good.user_id)
     assert quality.validate_plays_schema(seventh) == ["plays: column 'extra' not expected"]

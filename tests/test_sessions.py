@@ -5,7 +5,7 @@ from chispa import assert_df_equality
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lastfm.schemas import PLAYS, SESSIONS
+from lastfm.schemas import TYPED_PLAYS as PLAYS, SESSIONS
 from lastfm.question.sessions import assign_sessions, build_sessions
 
 GAP = 20 * 60

@@ -195,7 +195,7 @@ def validate_output(checked: DataFrame) -> list[str]:
 
 
 def validate_plays_schema(plays: DataFrame) -> list[str]:
-    """The plays table has exactly the six columns of schemas.PLAYS, in any order, with their
+    """The plays table has exactly the columns of schemas.PLAYS, in any order, with their
     types (nullability is Delta's CHECK constraints' job); schema only, no scan."""
     expected = {field.name: field.dataType for field in PLAYS.fields}
     found_types = {field.name: field.dataType for field in plays.schema.fields}

@@ -1,31 +1,28 @@
 """A profile of one run's data, computed where the job already passes over it.
 
 - The input profile (rows read, valid and rejected by reason; per column nulls and empties;
-  ~distinct artist and track names) is observed while the parse writes the plays table
-  (`observe_input`, a Spark Observation): no extra pass over the input. The time range and the
-  plays per UTC hour come from one aggregate over the plays table's `ts` column just written
-  (`time_metrics`): observed metrics are evaluated row by row outside Spark's generated code, and
-  those 26 cost ~9x the aggregate (measured). The profile is noted with the parse (lineage.py),
-  so a re-run that reuses the parse reuses it too.
+  ~distinct artist and track names; the time range and the plays per UTC hour) of each input
+  file comes from one aggregate per batch, grouped by file (`input_metrics`), over the parsed
+  rows the batch holds in memory for its per-file checks (ingest.py): no extra pass over the
+  input. Each file's profile and sketches are kept in the record of files, and the profile of
+  the warehouse is the combination of its counted files' (`combine`).
 - Users, plays per user, the heaviest listener and the duplicate plays come from the sessions
   table (one row per session, which counts its plays and duplicate plays).
 - Session lengths and durations come from the sessions table as well.
 Only small results (one row, a few percentiles) reach the driver.
 Distinct artist and track names are HyperLogLog estimates (`hll_sketch_agg`, Apache DataSketches,
 lgConfigK 12: ~1.6% relative error): exact ones would cost one shuffle per column. The sketches
-themselves are noted with each parse (lineage.py), so the profile of a warehouse built by
-incremental runs unions its batches' sketches (`combine`) and gets the estimate a single parse of
-all its files would get. Percentiles are `percentile_approx`
+themselves are kept per file, so the profile of a warehouse unions its files' sketches
+(`distinct_estimates`) and gets the estimate a single sketch of all its files would get. Percentiles are `percentile_approx`
 (accuracy 10,000): each is a value that occurs in the data.
 """
 
 from __future__ import annotations
 
 import base64
-import threading
 from datetime import datetime, timezone
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -67,8 +64,9 @@ SKETCH_SIZE = 12  # lgConfigK: 2^12 buckets, ~2 KB per sketch
 HOUR = "_hour"
 
 
-def _input_metrics(parsed: DataFrame) -> list:
-    """The aggregates over `parsed` that `input_profile` turns into the input profile."""
+def input_metrics(parsed: DataFrame) -> list:
+    """The aggregates over `parsed` (parsing.parse_lines, with `with_hour`) that `input_profile`
+    turns into an input profile: of a whole input, or, grouped, of each file."""
     valid = F.col(REASON).isNull()
     metrics = [F.count(F.lit(1)).alias("read")]
     metrics += [F.count_if(F.col(REASON) == reason).alias(f"rejected.{reason}") for reason in REJECT_REASONS]
@@ -79,45 +77,27 @@ def _input_metrics(parsed: DataFrame) -> list:
         if c in DISTINCT_FIELDS:
             # prefixed: a DataSketches sketch ignores the empty string, which is a name here
             metrics.append(F.hll_sketch_agg(F.when(valid, F.concat(F.lit("="), c)), SKETCH_SIZE).alias(f"{c}.sketch"))
+    seconds = F.when(valid, F.unix_timestamp(TS))
+    metrics += [F.min(seconds).alias("first"), F.max(seconds).alias("last")]
+    metrics += [F.count_if(valid & (F.col(HOUR) == h)).alias(f"hour.{h}") for h in range(24)]
     return metrics
 
 
-def observe_input(parsed: DataFrame, observation: Observation) -> DataFrame:
-    """`parsed` (parsing.parse_lines: fields and `reason`) with `observation` collecting the
-    aggregates that `input_profile` turns into the input profile, as the rows go by."""
-    return parsed.observe(observation, *_input_metrics(parsed))
+def with_hour(parsed: DataFrame) -> DataFrame:
+    """`parsed` with the UTC hour of each play (`input_metrics` counts plays per hour)."""
+    # epoch arithmetic, not hour(): that follows the session time zone, the profile is in UTC
+    # whatever it is; the hour once per row, not 24 times
+    return parsed.withColumn(HOUR, F.floor(F.pmod(F.unix_timestamp(TS), 86_400) / 3_600))
 
 
-def aggregate_input(parsed: DataFrame) -> dict:
-    """The same aggregates as `observe_input`, by a pass of their own (the fallback of `observed`)."""
-    return parsed.agg(*_input_metrics(parsed)).first().asDict()
+def distinct_estimate_columns() -> list:
+    """Per distinct-name column, its estimate from the sketch `input_metrics` made (`<c>.sketch`)."""
+    return [F.hll_sketch_estimate(F.col(f"`{c}.sketch`")).alias(f"{c}.distinct_approx") for c in DISTINCT_FIELDS]
 
 
-def time_metrics(plays: DataFrame) -> dict:
-    """The first and last play and the plays per UTC hour (`first`, `last`, `hour.<h>`), by one
-    aggregate over `plays.ts`."""
-    # epoch arithmetic, not hour()/date_format(): those follow the session time zone, the
-    # profile is in UTC whatever it is; the hour once per row, not 24 times
-    seconds = F.unix_timestamp(TS)
-    times = plays.select(seconds.alias("seconds"), F.floor(F.pmod(seconds, 86_400) / 3_600).alias(HOUR))
-    return times.agg(F.min("seconds").alias("first"), F.max("seconds").alias("last"),
-                     *[F.count_if(F.col(HOUR) == h).alias(f"hour.{h}") for h in range(24)]).first().asDict()
-
-
-def observed(observation: Observation, timeout_seconds: float) -> dict | None:
-    """`observation.get`, waited for at most `timeout_seconds`: it blocks until the observed action
-    reports its metrics, and forever if they never arrive. None on time-out (the waiting thread
-    is a daemon: it never holds up the driver's exit)."""
-    result = {}
-    waiter = threading.Thread(target=lambda: result.update(metrics=observation.get), daemon=True)
-    waiter.start()
-    waiter.join(timeout_seconds)
-    return result.get("metrics")
-
-
-def sketches(observed: dict) -> dict[str, str]:
-    """The distinct-value sketches among observed metrics, as base64 text (for a commit's note)."""
-    return {c: base64.b64encode(bytes(observed[f"{c}.sketch"])).decode("ascii") for c in DISTINCT_FIELDS}
+def sketches(metrics: dict) -> dict[str, str]:
+    """The distinct-value sketches among the metrics, as base64 text (for the record of files)."""
+    return {c: base64.b64encode(bytes(metrics[f"{c}.sketch"])).decode("ascii") for c in DISTINCT_FIELDS}
 
 
 def distinct_estimates(spark: SparkSession, sketch_sets: list[dict[str, str]]) -> dict[str, int]:
@@ -129,10 +109,8 @@ def distinct_estimates(spark: SparkSession, sketch_sets: list[dict[str, str]]) -
     return {c: union[c] for c in DISTINCT_FIELDS}
 
 
-def input_profile(observed: dict, times: dict, distinct: dict[str, int]) -> dict:
-    """The input profile (JSON-ready) from the observed values of `observe_input`, the
-    `time_metrics` of the plays and the `distinct_estimates` of their names."""
-    metrics = {**observed, **times, **{f"{c}.distinct_approx": n for c, n in distinct.items()}}
+def input_profile(metrics: dict) -> dict:
+    """The input profile (JSON-ready) from the values of `input_metrics` and `distinct_estimate_columns`."""
     rejected = {reason: metrics[f"rejected.{reason}"] for reason in REJECT_REASONS if metrics[f"rejected.{reason}"]}
     columns = {
         c: {k: metrics[f"{c}.{k}"] for k in ("nulls", "empty", "distinct_approx") if f"{c}.{k}" in metrics}

@@ -22,6 +22,11 @@ from lastfm.schemas import (
     USER_ID,
 )
 
+# What a play is and how a line is read: bump it with any change to this module that can change
+# the rows a line gives, so that a full run parses every file again (storage/record.py notes the
+# version each file was parsed with).
+PARSE_VERSION = 1
+
 # Reject reasons, checked in this order; a line gets the first that applies.
 WRONG_FIELD_COUNT = "wrong_field_count"
 EMPTY_USER_ID = "empty_user_id"
@@ -42,7 +47,8 @@ def _parse_timestamp(text: Column) -> Column:
 
 
 def parse_lines(lines: DataFrame) -> DataFrame:
-    """Split raw text lines (column `value`) into the six typed fields plus `line` and `reason`.
+    """Split raw text lines (column `value`) into the six typed fields plus `line` and `reason`,
+    and any other columns of `lines` (where each line came from, say) as they are.
 
     `reason` is null for a valid line and one of REJECT_REASONS otherwise. Empty MBIDs become
     null; names are kept verbatim, empty or not.
@@ -55,7 +61,8 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     # when(<> ''), not F.nullif: Spark 3.5's Python nullif fails to resolve ("Invalid call to
     # dataType on unresolved object")
     mbid = lambda i: F.when(field(i) != "", field(i))  # noqa: E731
-    typed = lines.select(F.col("value").alias(LINE)).select(LINE, F.split(LINE, "\t", -1).alias(fields)).select(
+    extra = [c for c in lines.columns if c != "value"]
+    typed = lines.select(F.col("value").alias(LINE), *extra).select(LINE, *extra, F.split(LINE, "\t", -1).alias(fields)).select(
         field(0).alias(USER_ID),
         _parse_timestamp(field(1)).alias(TS),
         mbid(2).alias(ARTIST_ID),
@@ -63,6 +70,7 @@ def parse_lines(lines: DataFrame) -> DataFrame:
         mbid(4).alias(TRACK_ID),
         field(5).alias(TRACK_NAME),
         LINE,
+        *extra,
         (F.size(fields) != FIELD_COUNT).alias(WRONG_FIELD_COUNT),
     )
     reason = (
@@ -70,7 +78,7 @@ def parse_lines(lines: DataFrame) -> DataFrame:
         .when(F.col(USER_ID) == "", F.lit(EMPTY_USER_ID))
         .when(F.col(TS).isNull(), F.lit(BAD_TIMESTAMP))
     )
-    return _evaluated_once(typed.select(*RAW_FIELDS, LINE, reason.alias(REASON)))
+    return _evaluated_once(typed.select(*RAW_FIELDS, LINE, reason.alias(REASON), *extra))
 
 
 def _evaluated_once(parsed: DataFrame) -> DataFrame:
@@ -82,7 +90,7 @@ def _evaluated_once(parsed: DataFrame) -> DataFrame:
 
 
 def valid_plays(parsed: DataFrame) -> DataFrame:
-    """The valid rows of `parse_lines`, as the `plays` schema."""
+    """The valid rows of `parse_lines`: the six fields."""
     return parsed.where(F.col(REASON).isNull()).select(*RAW_FIELDS)
 
 

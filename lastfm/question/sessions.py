@@ -33,6 +33,10 @@ from lastfm.schemas import (
     USER_ID,
 )
 
+# How sessions are built from plays: bump it with any change here or in session_update.py that
+# can change the sessions of the same plays, so that the next run builds `sessions` anew.
+RULES_VERSION = 1
+
 DUPLICATE = "_duplicate"
 _KEY = "_key"
 _SONG_BITS = 24
@@ -81,6 +85,11 @@ def summarize_sessions(sessionized_plays: DataFrame) -> DataFrame:
         F.count_if(DUPLICATE).alias(DUPLICATE_PLAYS),
     )
     return sessions.withColumn(SESSION_ID, session_id(F.col(USER_ID), F.col(SESSION_NUMBER))).select(*SESSIONS.fieldNames())
+
+
+def rules(gap_seconds: int) -> str:
+    """What the sessions of the same plays depend on: these rules' version and the gap."""
+    return f"v{RULES_VERSION} gap={gap_seconds}s"
 
 
 def build_sessions(gap_seconds: int) -> Callable[[DataFrame], DataFrame]:

@@ -7,6 +7,7 @@ hidden staging folder beside the target, then moved over the target in one step.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -33,11 +34,14 @@ CONCURRENT_CHANGES = ("ConcurrentAppendException", "ConcurrentDeleteReadExceptio
 
 def write_table(rows: DataFrame, uri: str, note: str | None = None,
                 constraints: dict[str, str] | None = None, properties: dict[str, str] | None = None, *,
-                append: bool = False, transaction: tuple[str, int] | None = None) -> TableVersion:
+                append: bool = False, transaction: tuple[str, int] | None = None,
+                replace_where: str | None = None, merge_schema: bool = False) -> TableVersion:
     """Overwrite the Delta table at `uri` with `rows` in one commit; `note` goes in its history.
     With `append`, add them instead. `transaction` (application id, version)
     makes the write idempotent: Delta skips it when the table has seen that version of that
-    application already, and fails it when a concurrent commit carried the same.
+    application already, and fails it when a concurrent commit carried the same. `replace_where`
+    (a SQL predicate) overwrites only the rows that match it (every row written must match too);
+    `merge_schema` adds the columns of `rows` that the table lacks.
 
     `constraints` (name -> SQL boolean) become the table's Delta CHECK constraints in that same
     commit (table properties `delta.constraints.<name>`, what ALTER TABLE ADD CONSTRAINT sets),
@@ -46,8 +50,12 @@ def write_table(rows: DataFrame, uri: str, note: str | None = None,
     properties (`delta.*`), set in the same commit.
     """
     writer = rows.write.format("delta").mode("append" if append else "overwrite")
-    if not append:
+    if replace_where is not None:
+        writer = writer.option("replaceWhere", replace_where)
+    elif not append:
         writer = writer.option("overwriteSchema", "true")
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
     if transaction is not None:
         writer = writer.option("txnAppId", transaction[0]).option("txnVersion", transaction[1])
     if note is not None:
@@ -115,6 +123,28 @@ def write_single_tsv(ranked: DataFrame, uri: str) -> None:
 def _staging_path(uri: str) -> str:
     parent, _, name = uri.rstrip("/").rpartition("/")
     return f"{parent or '.'}/.{name}.staging-{uuid.uuid4().hex}"
+
+
+# Longer than any live run may take (the DAGs stop a run after 4 hours): what a run left beside the
+# output that is older than this is the leftover of a run that died.
+STALE_AFTER_SECONDS = 6 * 3600
+
+
+def remove_stale_staging(spark: SparkSession, uri: str, older_than_seconds: float = STALE_AFTER_SECONDS) -> list[str]:
+    """Remove what dead runs left beside the output `uri` (its `.<name>.staging-*` folders and the
+    `*.partial` files of write_text) older than `older_than_seconds`; return their paths."""
+    parent, _, name = uri.rstrip("/").rpartition("/")
+    folder, fs = hadoop_path(spark, parent or ".")
+    if not fs.exists(folder):
+        return []
+    cutoff = (time.time() - older_than_seconds) * 1000
+    removed = []
+    for status in fs.listStatus(folder):
+        found = status.getPath().getName()
+        if (found.startswith(f".{name}.staging-") or found.endswith(".partial")) and status.getModificationTime() < cutoff:
+            fs.delete(status.getPath(), True)
+            removed.append(status.getPath().toString())
+    return removed
 
 
 def _part_files(spark: SparkSession, folder: str) -> list[str]:

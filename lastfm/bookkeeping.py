@@ -1,0 +1,157 @@
+"""The run's bookkeeping: the `runs` table, and what a run learns from the runs before it.
+
+One row per run is appended when it ends, whatever the outcome (schemas.RUNS): what it ingested,
+skipped and refused, the batch it answered from, and what `sessions` holds after it. From those
+rows, never from a table's commit history, a run learns:
+- what `sessions` holds (`sessions_state`): the plays of the batches up to N, built by some
+  rules. A run about to build `sessions` anew first appends a `rebuilding` row with no state, so
+  that a run killed halfway leaves "unknown", and the next run builds them anew too;
+- whether there is anything to do at all (`unchanged_result`): nothing new, and the output
+  beside its summary is the answer of a finished run to the same question from the same batch;
+- whether a person has heard of the files refused (`quarantine_alert`): a run that refuses a file
+  exits 3 naming it, and so does a run after it that ingests nothing new (a retry of that run), so
+  that a retry never turns the alert into a silent success; later runs list the refused files
+  in their summary and row and exit 0;
+- whether the input is alive (`freshness`): a run with no new file warns, and fails after
+  --max-days-without-new-files days without one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from lastfm import schemas
+from lastfm.config import RUNS_TABLE, JobConfig
+from lastfm.errors import ConcurrentRunError, DataQualityError, JobError
+from lastfm.storage.reading import path_exists, read_table
+from lastfm.storage.writing import write_table
+
+log = logging.getLogger(__name__)
+
+SUCCEEDED = "succeeded"
+NOTHING_NEW = "nothing_new"
+FAILED = "failed"
+QUARANTINED = "quarantined"  # finished, and refused a file: exit 3
+REBUILDING = "rebuilding"  # a run began to build `sessions` anew (its own row follows when it ends)
+STATUSES = (SUCCEEDED, NOTHING_NEW, FAILED, QUARANTINED, REBUILDING)
+
+
+@dataclass
+class RunRecord:
+    """What a run did, for its row in the `runs` table."""
+
+    run_id: str
+    started_at: datetime
+    written: dict = field(default_factory=dict)  # table -> version written
+    files: list = field(default_factory=list)  # the files admitted
+    added: int = 0  # plays and rejected lines added
+    batch: int | None = None  # the batch answered from
+    duplicates: list = field(default_factory=list)
+    quarantined: list = field(default_factory=list)  # refused by this run
+    unresolved: list = field(default_factory=list)  # every file still refused
+    sessions_batch: int | None = None
+    sessions_rules: str | None = None
+
+
+def append_run(spark: SparkSession, config: JobConfig, run: RunRecord, status: str, error: Exception | None = None) -> None:
+    """Append the run's row (a failure to do so is logged, never raised over the run's own outcome)."""
+    line = None
+    if error is not None:
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        line = lines[0] if isinstance(error, JobError) else f"{type(error).__name__}: {lines[0]}"
+    options = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+    row = (run.run_id, config.mode, run.started_at, datetime.now(timezone.utc), status, line, list(run.files), run.added,
+           dict(run.written), json.dumps(options, sort_keys=True), run.batch, list(run.duplicates),
+           list(run.quarantined), list(run.unresolved), run.sessions_batch, run.sessions_rules)
+    for attempt in (1, 2):  # appends never conflict, but two first runs may both create the table
+        try:
+            # new columns merge into a runs table an older version of the job wrote
+            write_table(spark.createDataFrame([row], schemas.RUNS), config.table_path(RUNS_TABLE), append=True,
+                        merge_schema=True)
+            return
+        except ConcurrentRunError:
+            if attempt == 1:
+                continue
+            log.exception("could not append this run to %s", config.table_path(RUNS_TABLE))
+        except Exception:  # noqa: BLE001 - the run's outcome stands; its row is what is lost
+            log.exception("could not append this run to %s", config.table_path(RUNS_TABLE))
+            return
+
+
+def mark_rebuilding(spark: SparkSession, config: JobConfig, run: RunRecord) -> None:
+    """Say, before `sessions` is built anew, that what it holds is about to be unknown."""
+    append_run(spark, config, RunRecord(run.run_id, run.started_at, sessions_rules=""), REBUILDING)
+
+
+def past_runs(spark: SparkSession, config: JobConfig) -> list[dict]:
+    """Every row of the `runs` table, newest first ([] when there is none)."""
+    uri = config.table_path(RUNS_TABLE)
+    if not DeltaTable.isDeltaTable(spark, uri):
+        return []
+    rows = [row.asDict() for row in read_table(spark, uri).collect()]
+    return sorted(rows, key=lambda r: (r["ended_at"], r["status"] != REBUILDING), reverse=True)
+
+
+def sessions_state(runs: list[dict]) -> tuple[int, str] | None:
+    """(the batch up to which `sessions` holds the plays, its rules), or None when unknown."""
+    for row in runs:
+        rules = row.get("sessions_rules")
+        if rules is not None:
+            return (row["sessions_batch"], rules) if rules and row.get("sessions_batch") is not None else None
+    return None
+
+
+def question(options: dict) -> dict:
+    """Of a run's options (`asdict` of its JobConfig), those that shape the deliverable."""
+    shaping = ("input", "output", "warehouse", "session_gap_minutes", "top_sessions", "top_tracks")
+    return {k: options.get(k) for k in shaping}
+
+
+def unchanged_result(spark: SparkSession, config: JobConfig, batch: int, runs: list[dict]) -> dict | None:
+    """The run summary beside the output, when the run that wrote it asked the same question,
+    answered from `batch`, and finished (its row says so): nothing to redo. None otherwise."""
+    if not (path_exists(spark, config.output) and path_exists(spark, config.beside_output("run_summary.json"))):
+        return None
+    summary = json.loads(spark.read.text(config.beside_output("run_summary.json"), wholetext=True).first()[0])
+    if question(summary.get("config", {})) != question(asdict(config)) or summary.get("batch") != batch:
+        return None
+    finished = any(r["run_id"] == summary.get("run_id") and r["status"] in (SUCCEEDED, QUARANTINED) for r in runs)
+    return summary if finished else None
+
+
+def quarantine_alert(quarantined: dict[str, str], ingested_new: bool, runs: list[dict], config: JobConfig) -> str | None:
+    """The line a run exits 3 with: the files it refused, or, when it ingested nothing new, the
+    refusal of the run before it (a retry must not hide it); None otherwise, and with --warn-only."""
+    if config.warn_only:
+        return None
+    if quarantined:
+        path, reason = next(iter(quarantined.items()))
+        more = f" (and {len(quarantined) - 1} more)" if len(quarantined) > 1 else ""
+        return (f"input file {path} refused: {reason}{more}; the other files are ingested and the answer updated. "
+                f"Inspect its lines in {config.table_path('quarantine')}, then fix and re-deliver it, or run with "
+                f"--readmit {path} to ingest it as it is")
+    previous = next((r for r in runs if r["status"] != REBUILDING), None)
+    if not ingested_new and previous is not None and previous["status"] == QUARANTINED:
+        return previous["error"]
+    return None
+
+
+def freshness(first_seen: dict[str, datetime], now: datetime, config: JobConfig) -> str:
+    """The warning of a run that found no new file; DataQualityError once the newest file the
+    warehouse has seen is older than --max-days-without-new-files."""
+    newest = max(first_seen.values(), default=None)
+    if newest is None:
+        return "no input file has landed yet"
+    newest = newest.astimezone(timezone.utc)  # PySpark gives a timestamp as the driver's local time
+    days = (now - newest).total_seconds() / 86_400
+    message = f"no new input file in {config.input} since {newest:%Y-%m-%dT%H:%M:%SZ} ({days:.1f} days)"
+    if config.max_days_without_new_files and days > config.max_days_without_new_files:
+        raise DataQualityError(f"{message}, above --max-days-without-new-files {config.max_days_without_new_files:g}: "
+                               "is the upstream delivering?")
+    return message

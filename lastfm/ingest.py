@@ -1,0 +1,338 @@
+"""The parse stage of a run: the input files the record of files does not hold yet, each checked
+before its plays count, written as one batch (storage/record.py says how a batch is claimed,
+written and completed, and why a file is counted once whatever is killed when).
+
+A batch's files are parsed once, into memory (spilling to disk when large): one aggregate over
+those rows gives each file's facts, content identity and input profile (quality/admission.py,
+quality/profiling.py), the verdicts are taken, and only then are the admitted files' plays and
+rejected lines written to `plays` and `rejects`, and the refused files' lines to `quarantine`.
+
+An incremental run takes the new and changed files; a full run takes every file again (a
+rebuild of `plays` from the counted files, new files checked as an incremental run would), or,
+when nothing changed and the parse is the same, reuses the tables as they are. Either way the
+warehouse ends holding the same plays, so full and incremental runs interleave in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lastfm import schemas
+from lastfm.config import FILES_TABLE, QUARANTINE_TABLE, JobConfig
+from lastfm.errors import UsageError
+from lastfm.quality import admission, checks, profiling
+from lastfm.question.parsing import PARSE_VERSION, parse_lines
+from lastfm.schemas import BATCH, LINE, REASON, SOURCE_FILE, USER_ID
+from lastfm.storage import record
+from lastfm.storage.reading import hadoop_path, input_files, path_exists, read_lines, read_table
+from lastfm.storage.record import Claimed, Record
+from lastfm.storage.writing import TableVersion, write_table
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Ingested:
+    """What the parse stage leaves for the rest of the run."""
+
+    plays: TableVersion  # the version of `plays` the run answers from
+    batch: int  # the record's latest completed batch: `plays` holds the rows of batches up to it
+    profile: dict  # the input profile of the counted files
+    record: Record
+    files: list[str] = field(default_factory=list)  # the files this run admitted
+    duplicates: dict[str, str] = field(default_factory=dict)  # path -> what it repeats, for the files skipped
+    quarantined: dict[str, str] = field(default_factory=dict)  # path -> why, for the files this run refused
+    rows_added: int = 0  # valid plays and rejected lines this run added
+    reused: bool = False  # nothing parsed: the tables stand as they are
+    rebuilt: bool = False  # `plays` rewritten whole, or rows of counted files replaced: sessions built anew
+
+    @property
+    def unresolved(self) -> list[str]:
+        return self.record.unresolved
+
+
+def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
+    """Complete a batch a dead run left, then take the next one (see the module docstring)."""
+    uri = config.table_path(FILES_TABLE)
+    current = record.read_record(spark, uri)
+    refuse_unrecorded_warehouse(spark, config, current)
+    rebuilt = False
+    if current.pending:
+        log.info("completing batch %d of %s (a run stopped in it)", current.last_batch, uri)
+        # a claimed file gone since (a lifecycle rule, an operator) is left out: it stays pending,
+        # and is taken as new if it comes back
+        claims = [c for c in current.pending if c.kind not in record.PARSED or path_exists(spark, c.path)]
+        rebuilt = take_batch(spark, config, current, current.last_batch, claims, run_id).rebuilt
+        current = record.read_record(spark, uri)
+    listing = input_files(spark, config.input)
+    claims = record.plan(current, listing, full=not config.incremental, readmit=config.readmit,
+                         forget_missing=config.forget_missing_files)
+    if not config.incremental and reusable(current, claims):
+        log.info("input unchanged since batch %d, parsed by the same rules: reusing the tables", current.completed_batch)
+        return answered(spark, config, current, reused=True)
+    if not claims:
+        return answered(spark, config, current, rebuilt=rebuilt)
+    batch = current.next_batch
+    record.claim(spark, uri, batch, claims, run_id)
+    taken = take_batch(spark, config, current, batch, claims, run_id)
+    ingested = answered(spark, config, record.read_record(spark, uri), rebuilt=rebuilt or taken.rebuilt)
+    ingested.files, ingested.duplicates, ingested.quarantined = taken.admitted, taken.duplicates, taken.quarantined
+    ingested.rows_added = taken.rows_added
+    return ingested
+
+
+def refuse_unrecorded_warehouse(spark: SparkSession, config: JobConfig, current: Record) -> None:
+    """An incremental run on `plays` that has no record of files (written by an older version of
+    the job) cannot know what it holds: one line says how to rebuild it."""
+    plays = config.table_path("plays")
+    if config.incremental and current.last_batch is None and DeltaTable.isDeltaTable(spark, plays):
+        raise UsageError(f"{plays} has no record of the files it holds ({config.table_path(FILES_TABLE)}; written by "
+                         "an older version of the job): rebuild the warehouse with one run without --incremental")
+
+
+def reusable(current: Record, claims: list[Claimed]) -> bool:
+    """A full run changes nothing when it would parse again exactly the files counted, unchanged,
+    by the same parse."""
+    return bool(claims) and not current.pending and all(
+        c.kind in (record.REPARSE, record.KEEP) and current.state[c.path]["size"] == c.size
+        and current.state[c.path]["modified"] == c.modified for c in claims) and all(
+        row["parse_version"] == PARSE_VERSION for row in current.counted.values() if row["status"] == record.ADMITTED)
+
+
+def answered(spark: SparkSession, config: JobConfig, current: Record, **flags) -> Ingested:
+    """The warehouse as the record says it is: the plays version and the counted files' profile."""
+    if current.completed_batch is None or not current.counted:
+        raise UsageError(f"no plays in {config.warehouse}: no input file has been admitted"
+                         + (f" (refused: {', '.join(current.unresolved)})" if current.unresolved else ""))
+    plays = config.table_path("plays")
+    version = DeltaTable.forPath(spark, plays).history(1).select("version").head()["version"]
+    return Ingested(TableVersion(plays, version, None), current.completed_batch,
+                    warehouse_profile(spark, list(current.counted.values())), current, **flags)
+
+
+def warehouse_profile(spark: SparkSession, counted: list[dict]) -> dict:
+    """The input profile of the counted files: their profiles combined, the distinct names from
+    the union of their sketches."""
+    distinct = profiling.distinct_estimates(spark, [record.sketches_of(row) for row in counted])
+    return profiling.combine([record.profile_of(row) for row in counted], distinct)
+
+
+@dataclass
+class Taken:
+    admitted: list[str]
+    duplicates: dict[str, str]
+    quarantined: dict[str, str]
+    rows_added: int
+    rebuilt: bool
+
+
+def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],
+               run_id: str) -> Taken:
+    """Parse, judge and write the claimed files as `batch`, then append its outcome."""
+    rebuild = record.is_rebuild(claims, batch)
+    parsed_claims = [c for c in claims if c.kind in record.PARSED]
+    rows = parse_files(spark, [c.path for c in parsed_claims]) if parsed_claims else None
+    try:
+        facts = {f["path"]: f for f in admission.file_facts(rows, int(time.time()))} if rows is not None else {}
+        for c in parsed_claims:
+            facts.setdefault(c.path, empty_facts(c.path))  # a file with no line
+        verdicts = judge_all(spark, config, current, batch, parsed_claims, rows, facts)
+        outcomes, written = outcome_rows(current, batch, claims, facts, verdicts, rebuild)
+        rows_added = write_batch(spark, config, current, batch, claims, rows, written, verdicts, rebuild, facts)
+    finally:
+        if rows is not None:
+            rows.unpersist()
+    record.complete(spark, config.table_path(FILES_TABLE), batch, outcomes, run_id)
+    for path, verdict in verdicts.items():
+        if verdict.status in (record.DUPLICATE, record.QUARANTINED, record.CHANGED):
+            log.warning("%s %s: %s", verdict.status, path, verdict.reason)
+    replaced = any(c.kind == record.READMIT and current.state[c.path]["status"] == record.CHANGED for c in claims)
+    return Taken(admitted=[c.path for c in parsed_claims if c.kind in (record.NEW, record.READMIT)
+                           and verdicts[c.path].status == record.ADMITTED],
+                 duplicates={p: v.reason for p, v in verdicts.items() if v.status == record.DUPLICATE},
+                 quarantined={p: v.reason for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)},
+                 rows_added=rows_added, rebuilt=rebuild or replaced)
+
+
+def parse_files(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """The parsed lines of `paths` (parsing.parse_lines), each with its file and the hashes of its
+    line; the line itself kept only where it is refused. Persisted: the caller unpersists."""
+    lines = lines_of(spark, paths)
+    lines = lines.select("value", SOURCE_FILE, *[h.alias(name) for name, h in admission.line_hashes(F.col("value")).items()])
+    parsed = lines.transform(parse_lines)
+    kept = parsed.select(*schemas.RAW_FIELDS, REASON, F.when(F.col(REASON).isNotNull(), F.col(LINE)).alias(LINE),
+                         SOURCE_FILE, admission.HASH64, admission.HASH32)
+    return kept.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def lines_of(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """The lines of `paths` (`value`), each with the listed path of its file (SOURCE_FILE)."""
+    # Spark's `_metadata.file_path` is the file's URI, percent-encoded; the record speaks of the listed paths
+    by_uri = F.create_map(*[F.lit(x) for p in paths for x in (hadoop_path(spark, p)[0].toUri().toString(), p)])
+    return read_lines(spark, paths).select("value", F.try_element_at(by_uri, F.col("_metadata.file_path")).alias(SOURCE_FILE))
+
+
+def empty_facts(path: str) -> dict:
+    zero = {name: 0 for name in ("lines", "plays", "rejected", "future", "repeated", "read")}
+    return {**zero, "path": path, "content_id": admission.content_id(0, 0, 0, 0), "first": None, "last": None}
+
+
+def judge_all(spark: SparkSession, config: JobConfig, current: Record, batch: int, parsed_claims: list[Claimed],
+              rows: DataFrame | None, facts: dict[str, dict]) -> dict[str, admission.Verdict]:
+    """Each parsed file's verdict, in arrival order (modification time, then path)."""
+    order = sorted(parsed_claims, key=lambda c: (c.modified, c.path))
+    new = [c.path for c in order if c.kind == record.NEW]
+    repeated = {}
+    if new and (current.counted or len(new) > 1):
+        valid_new = rows.where(F.col(REASON).isNull() & F.col(SOURCE_FILE).isin(new))
+        plays_uri = config.table_path("plays")
+        history = None
+        if current.counted and DeltaTable.isDeltaTable(spark, plays_uri):
+            users = [r[USER_ID] for r in valid_new.select(USER_ID).distinct().collect()]
+            history = admission.history_near(read_table(spark, plays_uri), [facts[p] for p in new], users, batch)
+        repeated = admission.repeats(valid_new, history if history is not None else valid_new.limit(0),
+                                     [c.path for c in order])
+    ids = {row["content_id"]: path for path, row in current.counted.items()}
+    verdicts = {}
+    for c in order:
+        facts[c.path]["repeated"] = repeated.get(c.path, 0)
+        verdict = admission.judge(c, facts[c.path], current.counted.get(c.path), ids, config, batch)
+        verdicts[c.path] = verdict
+        if verdict.status == record.ADMITTED and c.kind in (record.NEW, record.READMIT) and facts[c.path]["lines"]:
+            ids.setdefault(facts[c.path]["content_id"], c.path)
+    return verdicts
+
+
+def outcome_rows(current: Record, batch: int, claims: list[Claimed], facts: dict, verdicts: dict,
+                 rebuild: bool) -> tuple[list[dict], dict[str, str]]:
+    """The batch's outcome rows for the record, and which files' rows `plays` gets in this batch:
+    path -> "parsed" (from this parse) or "kept" (copied from `plays` as they are)."""
+    outcomes, written = [], {}
+    for c in claims:
+        before = current.state.get(c.path)
+        base = {"path": c.path, "size": c.size, "modified": c.modified}
+        if c.kind == record.FORGET:
+            outcomes.append({**base, "status": record.FORGOTTEN, "reason": "gone from the input; its plays dropped "
+                             "(--forget-missing-files)"})
+            continue
+        if c.kind == record.KEEP:
+            written[c.path] = "kept"
+            outcomes.append({**_counted_fields(before), **base, "status": record.CHANGED, "reason": before["reason"],
+                             "plays_batch": batch})
+            continue
+        verdict, fact = verdicts[c.path], facts[c.path]
+        from_parse = {"content_id": fact["content_id"], **{k: fact[k] for k in ("lines", "plays", "rejected", "repeated",
+                                                                               "future")},
+                      "parse_version": PARSE_VERSION}
+        if verdict.status == record.ADMITTED:
+            if c.kind in (record.NEW, record.READMIT) or rebuild:
+                written[c.path] = "parsed"
+                profile = profiling.input_profile(fact)
+                outcomes.append({**base, **from_parse, "status": record.ADMITTED, "reason": verdict.reason,
+                                 "plays_batch": batch, "profile": _json(profile),
+                                 "sketches": _json(profiling.sketches(fact))})
+            else:  # touched, same content: its rows stay as they are
+                outcomes.append({**_counted_fields(before), **base, "status": record.ADMITTED, "reason": None})
+        elif verdict.status == record.CHANGED:
+            if rebuild:
+                written[c.path] = "kept"
+            outcomes.append({**_counted_fields(before), **base, "status": record.CHANGED, "reason": verdict.reason,
+                             "plays_batch": batch if rebuild else before["plays_batch"]})
+        else:  # duplicate or quarantined: nothing of it in `plays`
+            outcomes.append({**base, **from_parse, "status": verdict.status, "reason": verdict.reason})
+    return outcomes, written
+
+
+def _counted_fields(row: dict) -> dict:
+    keep = ("content_id", "lines", "plays", "rejected", "repeated", "future", "parse_version", "profile", "sketches",
+            "plays_batch")
+    return {k: row[k] for k in keep}
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],
+                rows: DataFrame | None, written: dict[str, str], verdicts: dict, rebuild: bool, facts: dict) -> int:
+    """Write the batch's rows: `plays` and `rejects` (the parsed rows of files admitted in it, and
+    in a rebuild the kept rows of files that changed), `quarantine` (every line of the files refused
+    in it). A rebuild overwrites `plays` and `rejects`; any other batch replaces the rows of
+    batches >= its own (what a run that died in it left) and of counted files re-admitted with a
+    new content. Returns the plays and rejected lines added."""
+    path = config.table_path
+    parsed = [p for p, how in written.items() if how == "parsed"]
+    kept = [p for p, how in written.items() if how == "kept"]
+    replaced = [c.path for c in claims if c.kind == record.READMIT and current.state[c.path]["status"] == record.CHANGED]
+    stamp = {BATCH: F.lit(batch).cast("long").alias(BATCH)}
+    new_rows = rows.where(F.col(SOURCE_FILE).isin(parsed)) if rows is not None and parsed else None
+    redo = batch == current.last_batch  # completing a batch a dead run left
+    condition = None if rebuild else " OR ".join(
+        [f"{BATCH} >= {batch}", *([f"{SOURCE_FILE} IN ({', '.join(_sql(p) for p in replaced)})"] if replaced else [])])
+    added = 0
+    for table, fields, valid in (("plays", schemas.PLAYS, True), ("rejects", schemas.REJECTS, False)):
+        uri = path(table)
+        exists = DeltaTable.isDeltaTable(spark, uri)
+        expected = sum(facts[p]["plays" if valid else "rejected"] for p in parsed)
+        if not (expected or kept or rebuild or replaced or redo or not exists):
+            continue  # nothing to add, nothing to replace
+        out = spark.createDataFrame([], fields)
+        if new_rows is not None:
+            picked = new_rows.where(F.col(REASON).isNull() if valid else F.col(REASON).isNotNull())
+            out = out.unionByName(picked.select(*[stamp.get(f, F.col(f)) for f in fields.fieldNames()]))
+        if kept:
+            out = out.unionByName(read_table(spark, uri).where(F.col(SOURCE_FILE).isin(kept)).withColumn(BATCH, stamp[BATCH]))
+        version = write_table(out, uri, constraints=checks.TABLE_CONSTRAINTS[table],
+                              properties=PLAYS_PROPERTIES if valid else None,
+                              replace_where=condition if exists else None)
+        if not kept and version.rows != expected:
+            raise RuntimeError(f"batch {batch} wrote {version.rows} rows to {uri}, its files hold {expected}")
+        added += expected
+    refused = [p for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)]
+    uri = path(QUARANTINE_TABLE)
+    exists = DeltaTable.isDeltaTable(spark, uri)
+    if refused or (redo and exists):
+        lines = lines_of(spark, refused) if refused else spark.createDataFrame([], f"value string, {SOURCE_FILE} string")
+        quarantine = lines.select(F.col("value").alias(LINE), SOURCE_FILE, stamp[BATCH].alias(BATCH))
+        write_table(quarantine, uri, replace_where=f"{BATCH} >= {batch}" if exists else None)
+    return added
+
+
+# Delta keeps per-file min/max statistics of the first 32 columns by default; plays is only ever
+# filtered on these (the top sessions' users and times, a batch's plays): statistics on the names
+# and MBIDs cost ~15% of the parse's CPU (measured).
+PLAYS_PROPERTIES = {"delta.dataSkippingStatsColumns": f"{USER_ID},{schemas.TS},{BATCH}"}
+
+
+def _sql(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def as_of(spark: SparkSession, config: JobConfig) -> Ingested:
+    """`plays` as it was at version --as-of-version, and the profile of the files it held then;
+    nothing parsed. UsageError when that version cannot be read any more (its commit file or its
+    data files are gone: Delta's log retention and VACUUM bound the time-travel window)."""
+    uri, version = config.table_path("plays"), config.as_of_version
+    try:
+        batches = sorted(r[BATCH] for r in read_table(spark, uri, version).select(BATCH).distinct().collect())
+    except Exception as error:  # noqa: BLE001 - Delta's and Hadoop's errors differ by line; all mean the same here
+        first = (str(getattr(error, "java_exception", None) or error).strip().splitlines() or ["?"])[0]
+        raise UsageError(f"{uri} has no version {version} that can still be read (outside the time-travel window of "
+                         f"the log and file retention, or never written): {first[:300]}") from None
+    rows = [r.asDict() for r in read_table(spark, config.table_path(FILES_TABLE)).collect()]
+    held = {}
+    for row in sorted(rows, key=lambda r: r["seq"]):  # the latest outcome of each file whose rows that version holds
+        if row["seq"] % 2 and row["status"] in record.COUNTED and row["plays_batch"] in batches:
+            held[row["path"]] = row
+    if not held:
+        raise UsageError(f"{uri} version {version} holds no plays the record of files knows of")
+    return Ingested(TableVersion(uri, version, None), max(batches), warehouse_profile(spark, list(held.values())),
+                    record.record_of(rows))

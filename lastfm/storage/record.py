@@ -1,0 +1,208 @@
+"""The record of input files: what the warehouse ingested, skipped or refused, kept as data.
+
+The `files` Delta table beside the others (schemas.FILES) is appended to, one row per file per
+event, and never rewritten by the job; the latest row of a path (highest `seq`) is its state.
+Nothing here lives in a table's commit history, so Delta's log cleanup, checkpoints, OPTIMIZE,
+VACUUM, RESTORE of another table or a property change leave it whole, and reading it costs in
+proportion to the files (a few rows each), not to the commits.
+
+A run that has files to parse takes them as one batch B (the next number):
+1. claim: a `pending` row per file at seq 2B, appended under the Delta transaction
+   (`lastfm-record`, 2B), so no two runs can claim B: the second's append is skipped or conflicts,
+   it finds the claim not its own and stops (ConcurrentRunError, exit 4) having written nothing;
+2. the batch's rows go to `plays`, `rejects` and `quarantine`, each write replacing whatever rows
+   of batches >= B are there (left by a run that died in B): appends that are idempotent;
+3. outcome: a row per file at seq 2B + 1 (transaction 2B + 1) with its status, the batch whose
+   rows of it `plays` holds, its facts, content identity and input profile.
+A claim with no outcome is a batch a run died in: the next run parses the same files again as
+batch B, which writes the same rows, and completes it before anything else. So a file is counted
+once whatever is killed when, and the record and `plays` agree once a run has finished.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lastfm.errors import ConcurrentRunError, UsageError
+from lastfm.schemas import BATCH, FILES
+from lastfm.storage.reading import read_table
+from lastfm.storage.writing import write_table
+
+TRANSACTION = "lastfm-record"
+
+# A file's state
+PENDING = "pending"  # claimed by a batch that has no outcome yet
+ADMITTED = "admitted"  # its plays are in `plays`
+DUPLICATE = "duplicate"  # its content equals a counted file's: not ingested again
+QUARANTINED = "quarantined"  # refused by the per-file checks: its lines are in `quarantine`
+CHANGED = "changed"  # counted, then changed: the plays of the content counted stay, the new content is refused
+FORGOTTEN = "forgotten"  # counted, then gone from the input; a full run told to drop its plays did
+STATUSES = (PENDING, ADMITTED, DUPLICATE, QUARANTINED, CHANGED, FORGOTTEN)
+COUNTED = (ADMITTED, CHANGED)  # the files whose plays `plays` holds
+REFUSED = (QUARANTINED, CHANGED)  # the files an operator has to look at (unresolved quarantine)
+
+# How a claimed file is to be taken (the `reason` of a pending row)
+NEW = "new"  # never counted: checked, then admitted, skipped as a duplicate or quarantined
+TOUCHED = "touched"  # counted, size or time changed since: the same content (kept) or changed
+READMIT = "readmit"  # refused before; an operator re-admits it (--readmit): no refusal checks
+REPARSE = "reparse"  # a full run parses a counted file again
+KEEP = "keep"  # a full run keeps the plays of a file that changed after it was counted
+FORGET = "forget"  # a full run drops the plays of a counted file gone from the input
+PARSED = (NEW, TOUCHED, READMIT, REPARSE)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A file of a batch and how it is to be taken."""
+
+    path: str
+    size: int
+    modified: int
+    kind: str
+
+
+@dataclass
+class Record:
+    """The state of every file the warehouse knows of (`read_record`)."""
+
+    state: dict[str, dict] = field(default_factory=dict)  # path -> its latest row
+    last_batch: int | None = None  # the highest batch claimed
+    pending: list[Claimed] = field(default_factory=list)  # the files of that batch, if it has no outcome
+    first_seen: dict[str, datetime] = field(default_factory=dict)  # path -> when it was first claimed
+
+    @property
+    def next_batch(self) -> int:
+        return 0 if self.last_batch is None else self.last_batch + 1
+
+    @property
+    def completed_batch(self) -> int | None:
+        """The latest batch with an outcome: `plays` holds the rows of batches up to it."""
+        if self.last_batch is None:
+            return None
+        return self.last_batch - 1 if self.pending else self.last_batch
+
+    def with_status(self, *statuses: str) -> dict[str, dict]:
+        return {path: row for path, row in self.state.items() if row["status"] in statuses}
+
+    @property
+    def counted(self) -> dict[str, dict]:
+        return self.with_status(*COUNTED)
+
+    @property
+    def unresolved(self) -> list[str]:
+        """The files an operator has to look at: refused, or changed after they were counted."""
+        return sorted(self.with_status(*REFUSED))
+
+
+def record_of(rows: list[dict]) -> Record:
+    """The record that rows of the `files` table make (any order)."""
+    record = Record()
+    for row in sorted(rows, key=lambda r: r["seq"]):
+        record.state[row["path"]] = row
+        record.first_seen.setdefault(row["path"], row["recorded_at"])
+    if rows:
+        last = max(r["seq"] for r in rows)
+        record.last_batch = last // 2
+        if last % 2 == 0:  # a claim without its outcome
+            record.pending = [Claimed(r["path"], r["size"], r["modified"], r["reason"])
+                              for r in sorted(rows, key=lambda r: r["path"]) if r["seq"] == last]
+    return record
+
+
+def read_record(spark: SparkSession, uri: str) -> Record:
+    """The record at `uri` (an empty one where there is no table yet)."""
+    if not DeltaTable.isDeltaTable(spark, uri):
+        return Record()
+    return record_of([row.asDict() for row in read_table(spark, uri).collect()])
+
+
+def plan(record: Record, listing: list[tuple[str, int, int]], *, full: bool, readmit: tuple[str, ...] = (),
+         forget_missing: bool = False) -> list[Claimed]:
+    """The files the next batch takes, each with how (NEW, TOUCHED, ...), in path order; [] when
+    there is nothing to do. `listing`: (path, size, modification time) of the input's files.
+
+    Incremental (`full` false): files never counted, or refused or skipped before and changed since
+    (NEW); counted files whose size or time changed (TOUCHED); the files named in `readmit`
+    (READMIT). A full run also takes every other counted file: parsed again (REPARSE), its plays
+    kept as they are when it changed after it was counted (KEEP), dropped when it is gone from the
+    input and `forget_missing` says so (FORGET; without it, UsageError)."""
+    listed = {path: (size, modified) for path, size, modified in listing}
+    unknown = [path for path in readmit if path not in listed or path not in record.with_status(*REFUSED)]
+    if unknown:
+        refused = ", ".join(record.unresolved) or "none"
+        raise UsageError(f"--readmit {unknown[0]}: not a refused file of the input (refused files: {refused})")
+    claims = []
+    for path, (size, modified) in sorted(listed.items()):
+        row = record.state.get(path)
+        same = row is not None and (row["size"], row["modified"]) == (size, modified)
+        if path in readmit:
+            kind = READMIT
+        elif row is None or row["status"] in (FORGOTTEN, PENDING):
+            kind = NEW
+        elif row["status"] in COUNTED:
+            if full:  # a file that changed after it was counted keeps its plays, unless it changed again
+                kind = KEEP if row["status"] == CHANGED and same else REPARSE
+            else:
+                kind = None if same else TOUCHED
+        else:  # refused or skipped: taken again only once it changes
+            kind = None if same else NEW
+        if kind is not None:
+            claims.append(Claimed(path, size, modified, kind))
+    if not claims and not full:
+        return []
+    missing = sorted(set(record.counted) - set(listed))
+    if full and missing:
+        if not forget_missing:
+            raise UsageError(f"{len(missing)} counted input file(s) no longer in the input, e.g. {missing[0]}: a full run "
+                             "would drop their plays; put them back, or run with --forget-missing-files to drop them")
+        claims += [Claimed(path, record.state[path]["size"], record.state[path]["modified"], FORGET) for path in missing]
+    return claims
+
+
+def is_rebuild(claims: list[Claimed], batch: int) -> bool:
+    """Whether the batch rewrites `plays` whole (a full run, or the first batch) rather than adding to it."""
+    return batch == 0 or any(c.kind in (REPARSE, KEEP, FORGET) for c in claims)
+
+
+def claim(spark: SparkSession, uri: str, batch: int, claims: list[Claimed], run_id: str) -> None:
+    """Append the batch's claim (see the module docstring); ConcurrentRunError when another run
+    claimed this batch first."""
+    now = datetime.now(timezone.utc)
+    rows = [_row(path=c.path, size=c.size, modified=c.modified, seq=2 * batch, batch=batch, status=PENDING, reason=c.kind,
+                 run_id=run_id, recorded_at=now) for c in claims]
+    append(spark, uri, rows, 2 * batch)
+    ours = read_table(spark, uri).where((F.col("seq") == 2 * batch) & (F.col("run_id") == run_id)).count()
+    if ours != len(rows):
+        raise ConcurrentRunError(f"{uri}: another run claimed batch {batch} at the same time; this run stopped "
+                                 "without adding anything: run it again")
+
+
+def complete(spark: SparkSession, uri: str, batch: int, outcomes: list[dict], run_id: str) -> None:
+    """Append the batch's outcome: `outcomes` are rows of schemas.FILES without the bookkeeping
+    fields (seq, batch, run, time), which this fills in."""
+    now = datetime.now(timezone.utc)
+    rows = [_row(**{**o, "seq": 2 * batch + 1, BATCH: batch, "run_id": run_id, "recorded_at": now}) for o in outcomes]
+    append(spark, uri, rows, 2 * batch + 1)
+
+
+def append(spark: SparkSession, uri: str, rows: list[dict], seq: int) -> None:
+    frame = spark.createDataFrame([tuple(r[f] for f in FILES.fieldNames()) for r in rows], FILES)
+    write_table(frame, uri, append=True, transaction=(TRANSACTION, seq))
+
+
+def _row(**values) -> dict:
+    return {name: values.get(name) for name in FILES.fieldNames()}
+
+
+def profile_of(row: dict) -> dict:
+    return json.loads(row["profile"])
+
+
+def sketches_of(row: dict) -> dict:
+    return json.loads(row["sketches"])
