@@ -25,9 +25,9 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lastfm import schemas
+from lastfm import compat, schemas
 from lastfm.config import FILES_TABLE, QUARANTINE_TABLE, JobConfig
-from lastfm.errors import UsageError
+from lastfm.errors import DataQualityError, UsageError
 from lastfm.quality import admission, checks, profiling
 from lastfm.question.parsing import PARSE_VERSION, parse_lines
 from lastfm.schemas import BATCH, LINE, REASON, SOURCE_FILE, USER_ID
@@ -53,6 +53,7 @@ class Ingested:
     rows_added: int = 0  # valid plays and rejected lines this run added
     reused: bool = False  # nothing parsed: the tables stand as they are
     rebuilt: bool = False  # `plays` rewritten whole, or rows of counted files replaced: sessions built anew
+    written: dict[str, int] = field(default_factory=dict)  # table -> the version this run wrote
 
     @property
     def unresolved(self) -> list[str]:
@@ -64,26 +65,37 @@ def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
     uri = config.table_path(FILES_TABLE)
     current = record.read_record(spark, uri)
     refuse_unrecorded_warehouse(spark, config, current)
-    rebuilt = False
+    rebuilt, written = False, {}
     if current.pending:
         log.info("completing batch %d of %s (a run stopped in it)", current.last_batch, uri)
         # a claimed file gone since (a lifecycle rule, an operator) is left out: it stays pending,
         # and is taken as new if it comes back
         claims = [c for c in current.pending if c.kind not in record.PARSED or path_exists(spark, c.path)]
-        rebuilt = take_batch(spark, config, current, current.last_batch, claims, run_id).rebuilt
+        redone = take_batch(spark, config, current, current.last_batch, claims, run_id)
+        rebuilt, written = redone.rebuilt, redone.written
         current = record.read_record(spark, uri)
     listing = input_files(spark, config.input)
     claims = record.plan(current, listing, full=not config.incremental, readmit=config.readmit,
                          forget_missing=config.forget_missing_files)
     if not config.incremental and reusable(current, claims):
         log.info("input unchanged since batch %d, parsed by the same rules: reusing the tables", current.completed_batch)
-        return answered(spark, config, current, reused=True)
+        return answered(spark, config, current, reused=True, rebuilt=rebuilt, written=written)
     if not claims:
-        return answered(spark, config, current, rebuilt=rebuilt)
+        return answered(spark, config, current, rebuilt=rebuilt, written=written)
     batch = current.next_batch
     record.claim(spark, uri, batch, claims, run_id)
     taken = take_batch(spark, config, current, batch, claims, run_id)
-    ingested = answered(spark, config, record.read_record(spark, uri), rebuilt=rebuilt or taken.rebuilt)
+    after = record.read_record(spark, uri)
+    if not after.counted and taken.quarantined:  # nothing to answer from: say why
+        lines = sum(row["lines"] or 0 for row in after.with_status(record.QUARANTINED).values())
+        if not any(row["plays"] for row in after.with_status(record.QUARANTINED).values()):
+            raise UsageError(f"no valid rows in input {config.input}: all {lines} lines rejected "
+                             f"(see {config.table_path(QUARANTINE_TABLE)})")
+        path, reason = next(iter(taken.quarantined.items()))
+        raise DataQualityError(f"input file {path} refused: {reason}; no input file is admitted "
+                               f"(see {config.table_path(QUARANTINE_TABLE)})")
+    ingested = answered(spark, config, after, rebuilt=rebuilt or taken.rebuilt,
+                        written={**written, **taken.written})
     ingested.files, ingested.duplicates, ingested.quarantined = taken.admitted, taken.duplicates, taken.quarantined
     ingested.rows_added = taken.rows_added
     return ingested
@@ -132,6 +144,7 @@ class Taken:
     quarantined: dict[str, str]
     rows_added: int
     rebuilt: bool
+    written: dict[str, int]
 
 
 def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],
@@ -146,7 +159,7 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
             facts.setdefault(c.path, empty_facts(c.path))  # a file with no line
         verdicts = judge_all(spark, config, current, batch, parsed_claims, rows, facts)
         outcomes, written = outcome_rows(current, batch, claims, facts, verdicts, rebuild)
-        rows_added = write_batch(spark, config, current, batch, claims, rows, written, verdicts, rebuild, facts)
+        rows_added, versions = write_batch(spark, config, current, batch, claims, rows, written, verdicts, rebuild, facts)
     finally:
         if rows is not None:
             rows.unpersist()
@@ -158,18 +171,27 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
     return Taken(admitted=[c.path for c in parsed_claims if c.kind in (record.NEW, record.READMIT)
                            and verdicts[c.path].status == record.ADMITTED],
                  duplicates={p: v.reason for p, v in verdicts.items() if v.status == record.DUPLICATE},
-                 quarantined={p: v.reason for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)},
-                 rows_added=rows_added, rebuilt=rebuild or replaced)
+                 # refused by this run: a file refused before with the same content is not news
+                 quarantined={p: v.reason for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)
+                              and not _refused_before(current.state.get(p), v, facts[p])},
+                 rows_added=rows_added, rebuilt=rebuild or replaced, written=versions)
+
+
+def _refused_before(before: dict | None, verdict: admission.Verdict, facts: dict) -> bool:
+    return before is not None and before["status"] == verdict.status == record.QUARANTINED \
+        and before["content_id"] == facts["content_id"]
 
 
 def parse_files(spark: SparkSession, paths: list[str]) -> DataFrame:
     """The parsed lines of `paths` (parsing.parse_lines), each with its file and the hashes of its
     line; the line itself kept only where it is refused. Persisted: the caller unpersists."""
     lines = lines_of(spark, paths)
-    lines = lines.select("value", SOURCE_FILE, *[h.alias(name) for name, h in admission.line_hashes(F.col("value")).items()])
+    valid = compat.valid_utf8(F.col("value"))
+    made = {**admission.line_hashes(valid), **profiling.replaced(F.col("value"), valid)}
+    lines = lines.select(valid.alias("value"), SOURCE_FILE, *[column.alias(name) for name, column in made.items()])
     parsed = lines.transform(parse_lines)
     kept = parsed.select(*schemas.RAW_FIELDS, REASON, F.when(F.col(REASON).isNotNull(), F.col(LINE)).alias(LINE),
-                         SOURCE_FILE, admission.HASH64, admission.HASH32)
+                         SOURCE_FILE, admission.HASH64, admission.HASH32, profiling.REPLACED)
     return kept.persist(StorageLevel.MEMORY_AND_DISK)
 
 
@@ -267,7 +289,7 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
     in a rebuild the kept rows of files that changed), `quarantine` (every line of the files refused
     in it). A rebuild overwrites `plays` and `rejects`; any other batch replaces the rows of
     batches >= its own (what a run that died in it left) and of counted files re-admitted with a
-    new content. Returns the plays and rejected lines added."""
+    new content. Returns the plays and rejected lines added, and the versions written."""
     path = config.table_path
     parsed = [p for p, how in written.items() if how == "parsed"]
     kept = [p for p, how in written.items() if how == "kept"]
@@ -277,7 +299,7 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
     redo = batch == current.last_batch  # completing a batch a dead run left
     condition = None if rebuild else " OR ".join(
         [f"{BATCH} >= {batch}", *([f"{SOURCE_FILE} IN ({', '.join(_sql(p) for p in replaced)})"] if replaced else [])])
-    added = 0
+    added, versions = 0, {}
     for table, fields, valid in (("plays", schemas.PLAYS, True), ("rejects", schemas.REJECTS, False)):
         uri = path(table)
         exists = DeltaTable.isDeltaTable(spark, uri)
@@ -296,14 +318,16 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
         if not kept and version.rows != expected:
             raise RuntimeError(f"batch {batch} wrote {version.rows} rows to {uri}, its files hold {expected}")
         added += expected
+        versions[table] = version.version
     refused = [p for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)]
     uri = path(QUARANTINE_TABLE)
     exists = DeltaTable.isDeltaTable(spark, uri)
     if refused or (redo and exists):
         lines = lines_of(spark, refused) if refused else spark.createDataFrame([], f"value string, {SOURCE_FILE} string")
         quarantine = lines.select(F.col("value").alias(LINE), SOURCE_FILE, stamp[BATCH].alias(BATCH))
-        write_table(quarantine, uri, replace_where=f"{BATCH} >= {batch}" if exists else None)
-    return added
+        versions[QUARANTINE_TABLE] = write_table(quarantine, uri,
+                                                 replace_where=f"{BATCH} >= {batch}" if exists else None).version
+    return added, versions
 
 
 # Delta keeps per-file min/max statistics of the first 32 columns by default; plays is only ever

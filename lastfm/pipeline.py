@@ -44,7 +44,8 @@ from lastfm.schemas import (
     TS,
     USER_ID,
 )
-from lastfm.storage.reading import latest_commit, path_exists, read_lines, read_table, recorded_or_computed_md5, table_history
+from lastfm.storage import record as files_record
+from lastfm.storage.reading import latest_commit, path_exists, read_lines, read_table, recorded_or_computed_md5
 from lastfm.storage.writing import remove_stale_staging, write_single_tsv, write_table, write_text
 
 log = logging.getLogger(__name__)
@@ -163,13 +164,14 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
         return plays.transform(build_sessions(gap)).cache(), False
     rules = sessions_module.rules(gap)
     state = bookkeeping.sessions_state(runs) if DeltaTable.isDeltaTable(spark, path("sessions")) else None
-    run.sessions_batch, run.sessions_rules = ingested.batch, rules
     if state == (ingested.batch, rules) and not ingested.rebuilt:
+        run.sessions_batch, run.sessions_rules = state
         return read_table(spark, path("sessions")), True
     if config.incremental and state is not None and state[1] == rules and state[0] < ingested.batch and not ingested.rebuilt:
         sessions = read_table(spark, path("sessions"))
         bounds = session_bounds(sessions, plays.where(F.col(BATCH) > state[0]), gap)
         if not bounds:  # the batches since added no valid play
+            run.sessions_batch, run.sessions_rules = ingested.batch, rules
             return sessions, True
         log.info("updating the sessions of %d users with the plays of batches %d-%d", len(bounds), state[0] + 1,
                  ingested.batch)
@@ -178,6 +180,7 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
         bookkeeping.mark_rebuilding(spark, config, run)
         updated = plays.transform(build_sessions(gap))
     run.written["sessions"] = write_table(updated, path("sessions"), constraints=CONSTRAINTS["sessions"]).version
+    run.sessions_batch, run.sessions_rules = ingested.batch, rules
     return read_table(spark, path("sessions")), False
 
 
@@ -233,6 +236,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
         record.files, record.added, record.batch = ingested.files, ingested.rows_added, ingested.batch
         record.duplicates, record.quarantined = list(ingested.duplicates), list(ingested.quarantined)
         record.unresolved = ingested.unresolved
+        written.update(ingested.written)
     landed = bool(ingested.files or ingested.duplicates or ingested.quarantined or ingested.rows_added)
     warnings = [f"input file {p} skipped: {r}" for p, r in ingested.duplicates.items()]
     if config.incremental and not landed:
@@ -362,7 +366,7 @@ def bare_increment(spark: SparkSession, day_uri: str, warehouse: str, gap_second
                    tracks: int) -> list[dict]:
     """The least an incremental run can do here, for the benchmark's floor
     (scripts/spark_bare_increment.py); not a way to run the job. On a warehouse the job built: read
-    the history of `plays` (where the job's ledger is), append one day's file to `plays`, merge
+    the record of files, append one day's file to `plays`, merge
     `sessions` with the day's plays and write it whole in one commit, then the longest sessions and
     their songs, as OUTPUT_COLUMNS dicts in rank order. Nothing else: no ledger bookkeeping, rejects,
     checks, profile, report, runs row or small tables, and no look at older plays for a day's play
@@ -373,9 +377,10 @@ def bare_increment(spark: SparkSession, day_uri: str, warehouse: str, gap_second
     opens a session when it starts more than the gap after the latest end before it; the sessions
     it joins are summed into one and numbered in order."""
     plays_uri, sessions_uri = f"{warehouse.rstrip('/')}/plays", f"{warehouse.rstrip('/')}/sessions"
-    table_history(spark, plays_uri)
+    files_record.read_record(spark, f"{warehouse.rstrip('/')}/files")
     day = valid_plays(read_lines(spark, day_uri).transform(parse_lines)).cache()
-    write_table(day, plays_uri, append=True)
+    write_table(day.withColumns({schemas.SOURCE_FILE: F.lit(day_uri), BATCH: F.lit(-1).cast("long")}), plays_uri,
+                append=True)
     pieces = read_table(spark, sessions_uri).select(USER_ID, SESSION_START, SESSION_END, PLAY_COUNT, DUPLICATE_PLAYS).unionByName(
         day.select(USER_ID, F.col(TS).alias(SESSION_START), F.col(TS).alias(SESSION_END),
                    F.lit(1).cast("long").alias(PLAY_COUNT), F.lit(0).cast("long").alias(DUPLICATE_PLAYS)))

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from lastfm import pipeline
+from lastfm import ingest, pipeline
 from lastfm.config import TABLES, JobConfig
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
-from lastfm.errors import UsageError
+from lastfm.errors import DataQualityError, UsageError
+from lastfm.storage import record
 from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.pipeline import run
 from lastfm.storage.reading import latest_commit, read_lines, read_table
@@ -93,21 +94,24 @@ def test_nothing_new_changes_nothing_and_a_changed_file_is_refused(spark, tmp_pa
     assert (tmp_path / "incremental" / "top.tsv").read_bytes() == answer
 
     first.write_text(first.read_text() + lines[0] + "\n")
-    with pytest.raises(UsageError, match=rf"input file .*{first.name} changed since it was ingested .*without --incremental"):
+    with pytest.raises(DataQualityError, match=rf"input file .*{first.name} refused: content changed after it was counted"):
         run(spark, incremental)
-    assert versions(spark, incremental) == before
+    changed = versions(spark, incremental)
+    assert {t: changed[t] for t in ("plays", "rejects", "sessions")} == {t: before[t] for t in ("plays", "rejects", "sessions")}
     assert (tmp_path / "incremental" / "top.tsv").read_bytes() == answer
 
-    runs = read_table(spark, incremental.table_path("runs")).orderBy("started_at").collect()
+    runs = read_table(spark, incremental.table_path("runs")).where("status != 'rebuilding'").orderBy("started_at").collect()
     assert [(r["mode"], r["status"]) for r in runs] == [("incremental", "succeeded"), ("incremental", "nothing_new"),
-                                                        ("incremental", "failed")]
+                                                        ("incremental", "quarantined")]
     assert len(runs[0]["input_files_ingested"]) == 2 and runs[0]["rows_added"] == 1500
-    assert runs[0]["table_versions"] == {name: 0 for name in TABLES}
+    assert runs[0]["table_versions"] == {**{name: 0 for name in TABLES}, "files": 1}
     assert runs[1]["table_versions"] == {} and runs[1]["input_files_ingested"] == []
-    assert "changed since it was ingested" in runs[2]["error"]
+    assert "content changed after it was counted" in runs[2]["error"]
+    assert runs[2]["quarantine_unresolved"] == [f"file:{first}"]
 
 
-def test_a_run_that_dies_anywhere_is_finished_by_the_next(spark, tmp_path, monkeypatch):
+@pytest.mark.parametrize("dies_at", ["claim", "plays", "rejects", "outcome", "sessions", "deliverable"])
+def test_a_run_that_dies_anywhere_is_finished_by_the_next(spark, tmp_path, monkeypatch, dies_at):
     sample = write_sample(tmp_path / "sample.tsv", rows=2000, users=5, seed=9, malformed_every=400)
     lines = sample.read_text(encoding="utf-8").splitlines()
     random.Random(3).shuffle(lines)
@@ -116,34 +120,48 @@ def test_a_run_that_dies_anywhere_is_finished_by_the_next(spark, tmp_path, monke
     run(spark, incremental)
     land(tmp_path / "landing", "b", lines[1200:])
 
-    # dies after the plays of the new batch are in, before their rejects
-    real_write = pipeline.write_table
+    def killed(*args, **kwargs):
+        raise OSError("killed")
 
-    def dies_at_rejects(rows, uri, *args, **kwargs):
-        if uri.endswith("/rejects"):
-            raise OSError("killed")
-        return real_write(rows, uri, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "write_table", dies_at_rejects)
-    with pytest.raises(OSError):
-        run(spark, incremental)
-    monkeypatch.setattr(pipeline, "write_table", real_write)
-    assert latest_commit(spark, incremental.table_path("plays"))["version"] == 1  # the batch's plays are in
-
-    # dies after the tables, before the deliverable: the next run, with nothing new, still writes it
-    monkeypatch.setattr(pipeline, "write_single_tsv", lambda *a: (_ for _ in ()).throw(OSError("killed")))
+    real_write = ingest.write_table
+    kills = {
+        "claim": (ingest, "write_table", killed),  # the claim is in, no row of the batch
+        "plays": (ingest, "write_table", lambda rows, uri, *a, **k: killed() if uri.endswith("/rejects")
+                  else real_write(rows, uri, *a, **k)),  # its plays are in, not its rejects
+        "rejects": (record, "complete", killed),  # its rows are in, not its outcome
+        "outcome": (pipeline, "updated_sessions", killed),  # the record is complete, the sessions are not
+        "sessions": (pipeline, "top_session_rows", killed),  # the sessions are written, nothing after
+        "deliverable": (pipeline, "write_single_tsv", killed),  # every table is written, not the answer
+    }
+    monkeypatch.setattr(*kills[dies_at])
     with pytest.raises(OSError):
         run(spark, incremental)
     monkeypatch.undo()
     last = run(spark, incremental)
-    assert not last.get("nothing_new") and last["input_files_ingested"] == []
+    assert not last.get("nothing_new")
 
     run(spark, full)
     assert read_table(spark, incremental.table_path("plays")).count() == read_table(spark, full.table_path("plays")).count()
-    assert sorted(read_table(spark, incremental.table_path("rejects")).collect()) == \
-        sorted(read_table(spark, full.table_path("rejects")).collect())
+    assert sorted(r[:2] for r in read_table(spark, incremental.table_path("rejects")).collect()) == \
+        sorted(r[:2] for r in read_table(spark, full.table_path("rejects")).collect())
     assert sessions_rows(spark, incremental) == sessions_rows(spark, full)
     assert (tmp_path / "incremental" / "top.tsv").read_bytes() == (tmp_path / "full" / "top.tsv").read_bytes()
+
+
+def test_sessions_rebuilt_by_other_rules_and_killed_are_rebuilt_by_the_next_run(spark, tmp_path, monkeypatch):
+    lines = write_sample(tmp_path / "sample.tsv", rows=1500, users=4, seed=12).read_text(encoding="utf-8").splitlines()
+    incremental, full = configs(tmp_path)
+    land(tmp_path / "landing", "a", lines[:1000])
+    run(spark, incremental)
+    # a full run with another gap writes its sessions, then dies before its runs row
+    monkeypatch.setattr(pipeline, "top_session_rows", lambda *a: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError):
+        run(spark, JobConfig(**{**vars(incremental), "incremental": False, "session_gap_minutes": 5}))
+    monkeypatch.undo()
+    land(tmp_path / "landing", "b", lines[1000:])
+    run(spark, incremental)  # the 20-minute sessions, not the 5-minute ones updated
+    run(spark, full)
+    assert sessions_rows(spark, incremental) == sessions_rows(spark, full)
 
 
 def test_as_of_version_rebuilds_an_earlier_days_answer_and_changes_no_table(spark, tmp_path):
@@ -174,16 +192,17 @@ plays_strategy = st.lists(
               st.sampled_from([("A", "x"), ("A", "y"), ("B", "x"), ("C", 'say "hi"')]),
               st.integers(0, 2)),  # the batch the play lands in
     min_size=1, max_size=60)
+modes_strategy = st.lists(st.booleans(), min_size=3, max_size=3)  # per batch: a daily run or a full one
 
 
 # few examples, no shrinking: each runs the job up to three times (~25 s a run here)
 @settings(max_examples=3, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(plays=plays_strategy)
-def test_any_split_into_batches_ends_as_a_full_run(spark, tmp_path_factory, plays):
-    """Random plays dealt into up to three daily files in random time order, an incremental run
-    after each lands: the sessions are those of one parse of all the files (the full run's own
-    transforms), the answer DuckDB's on all the files."""
+@given(plays=plays_strategy, daily=modes_strategy)
+def test_any_split_into_batches_ends_as_a_full_run(spark, tmp_path_factory, plays, daily):
+    """Random plays dealt into up to three daily files in random time order, a run after each
+    lands, daily or full at random: the sessions are those of one parse of all the files (the full
+    run's own transforms), the answer DuckDB's on all the files."""
     tmp_path = tmp_path_factory.mktemp("split")
     # random plays repeat each other far more than real ones: that expectation is not the point
     incremental, _ = configs(tmp_path, top_sessions=2, top_tracks=3, max_duplicate_fraction=1)
@@ -191,7 +210,8 @@ def test_any_split_into_batches_ends_as_a_full_run(spark, tmp_path_factory, play
         f"{user}\t{(BASE + timedelta(seconds=second)).strftime('%Y-%m-%dT%H:%M:%SZ')}\t\t{song[0]}\t\t{song[1]}")
     for batch in sorted({b for *_, b in plays}):
         land(tmp_path / "landing", f"batch{batch}", [line(u, s, song) for u, s, song, b in plays if b == batch])
-        run(spark, incremental)
+        # random plays repeat each other far more than real ones: no file is a re-delivery here
+        run(spark, JobConfig(**{**vars(incremental), "incremental": daily[batch], "max_repeat_fraction": 1}))
     every_file = valid_plays(read_lines(spark, incremental.input).transform(parse_lines))
     full_sessions = sorted(tuple(r) for r in every_file.transform(build_sessions(incremental.session_gap_seconds)).collect())
     assert sessions_rows(spark, incremental) == full_sessions

@@ -227,7 +227,8 @@ def test_two_incremental_runs_started_at_once_one_completes_and_nothing_is_inges
     # the tables and the answer are a completed run's: every valid line once, DuckDB's answer
     assert DeltaTable(str(tmp_path / "wh" / "plays")).to_pyarrow_table().num_rows == 6000
     assert read_tsv(str(tmp_path / "top.tsv")) == top_tracks(str(landing / "*.tsv"))
-    statuses = DeltaTable(str(tmp_path / "wh" / "runs")).to_pyarrow_table().column("status").to_pylist()
+    statuses = [s for s in DeltaTable(str(tmp_path / "wh" / "runs")).to_pyarrow_table().column("status").to_pylist()
+                if s != "rebuilding"]
     assert len(statuses) == 2 and statuses.count("failed") == codes.count(4)
     # and the warehouse is whole: the next run finds nothing new
     after = submit(*job_args(landing, tmp_path), "--incremental")

@@ -2,8 +2,11 @@
 
 from datetime import datetime, timezone
 
+from pyspark.sql import functions as F
+
+from lastfm import compat
 from lastfm.quality import admission, profiling
-from lastfm.question.parsing import parse_lines
+from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.schemas import SESSIONS
 
 
@@ -33,7 +36,8 @@ def file_profiles(spark, files: dict[str, list[str]]) -> dict[str, dict]:
     grouped by file (admission.file_facts)."""
     lines = spark.createDataFrame([(line, path) for path, part in files.items() for line in part],
                                   "value string, source_file string")
-    hashed = lines.withColumns(admission.line_hashes(lines.value)).transform(parse_lines)
+    hashed = lines.withColumns({**admission.line_hashes(lines.value), **profiling.replaced(lines.value, lines.value)}
+                               ).transform(parse_lines)
     return {facts["path"]: (profiling.input_profile(facts), profiling.sketches(facts))
             for facts in admission.file_facts(hashed, now_epoch_seconds=2**40)}
 
@@ -46,7 +50,8 @@ def test_input_profile_of_a_file_comes_from_one_aggregate_over_its_parsed_lines(
     hours = [0] * 24
     hours[10], hours[12], hours[23] = 3, 1, 1
     assert observed_profile(spark, LINES) == {
-        "rows": {"read": 8, "valid": 5, "rejected": 3, "rejected_by_reason": {"wrong_field_count": 2, "empty_user_id": 1}},
+        "rows": {"read": 8, "valid": 5, "rejected": 3, "rejected_by_reason": {"wrong_field_count": 2, "empty_user_id": 1},
+                 "with_replacement_character": 0},
         "columns": {
             "user_id": {"nulls": 0, "empty": 0},
             "ts": {"nulls": 0},
@@ -64,7 +69,8 @@ def test_the_files_of_one_batch_get_a_profile_each(spark):
     both = file_profiles(spark, {"a": LINES[:4], "b": LINES[4:]})
     assert both["a"][0] == observed_profile(spark, LINES[:4]) and both["b"][0] == observed_profile(spark, LINES[4:])
     # counted by hand: the first four lines are u1's four valid plays, the rest one play and three rejects
-    assert both["a"][0]["rows"] == {"read": 4, "valid": 4, "rejected": 0, "rejected_by_reason": {}}
+    assert both["a"][0]["rows"] == {"read": 4, "valid": 4, "rejected": 0, "rejected_by_reason": {},
+                                    "with_replacement_character": 0}
     assert both["b"][0]["rows"]["rejected_by_reason"] == {"wrong_field_count": 2, "empty_user_id": 1}
 
 
@@ -116,3 +122,18 @@ def test_profiles_of_files_combine_into_the_profile_of_all_their_lines(spark):
     # counted by hand from LINES, as in the first test: the two halves hold all of them
     assert combined == observed_profile(spark, LINES)
     assert halves["a"][0]["rows"]["read"] == 4 and halves["b"][0]["rows"]["read"] == 4
+
+
+def test_lines_with_bytes_that_are_not_utf8_are_made_valid_and_counted(spark, tmp_path):
+    # Latin-1 bytes where UTF-8 is expected: the parse makes them U+FFFD, and the profile counts the line
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("u1\t2009-01-01T10:00:00Z\t\tBj\u00f6rk\t\tJ\u00f3ga\nu1\t2009-01-01T10:05:00Z\t\tA\t\tB\n"
+                     .encode("latin-1"))
+    raw = spark.read.text(str(path))
+    valid = compat.valid_utf8(raw.value)
+    lines = raw.select(valid.alias("value"), F.lit("f").alias("source_file"),
+                       *[c.alias(n) for n, c in {**admission.line_hashes(valid), **profiling.replaced(raw.value, valid)}.items()])
+    (facts,) = admission.file_facts(lines.transform(parse_lines), now_epoch_seconds=2**40)
+    assert profiling.input_profile(facts)["rows"]["with_replacement_character"] == 1
+    names = [r.artist_name for r in valid_plays(lines.transform(parse_lines)).orderBy("ts").collect()]
+    assert names == ["Bj\ufffdrk", "A"]

@@ -135,8 +135,9 @@ def judge(claimed: Claimed, facts: dict, counted: dict | None, counted_ids: dict
                                            f"--max-repeat-fraction {config.max_repeat_fraction}: a partial re-delivery?")
     if not config.warn_only:
         if facts["rejected"] / lines > config.max_reject_fraction:
-            return Verdict(record.QUARANTINED, f"{facts['rejected']} of its {lines} lines rejected, above "
-                                               f"--max-reject-fraction {config.max_reject_fraction}")
+            return Verdict(record.QUARANTINED, f"{facts['rejected']} of {lines} lines rejected "
+                                               f"({facts['rejected'] / lines:.4%}), above --max-reject-fraction "
+                                               f"{config.max_reject_fraction}")
         if facts["future"]:
             return Verdict(record.QUARANTINED, f"{facts['future']} plays after the run's start (the last at "
                                                f"{profiling._iso(facts['last'])})")

@@ -68,7 +68,7 @@ def input_metrics(parsed: DataFrame) -> list:
     """The aggregates over `parsed` (parsing.parse_lines, with `with_hour`) that `input_profile`
     turns into an input profile: of a whole input, or, grouped, of each file."""
     valid = F.col(REASON).isNull()
-    metrics = [F.count(F.lit(1)).alias("read")]
+    metrics = [F.count(F.lit(1)).alias("read"), F.count_if(F.col(REPLACED)).alias("replacement_characters")]
     metrics += [F.count_if(F.col(REASON) == reason).alias(f"rejected.{reason}") for reason in REJECT_REASONS]
     for c in RAW_FIELDS:
         metrics.append(F.count_if(valid & F.col(c).isNull()).alias(f"{c}.nulls"))
@@ -81,6 +81,17 @@ def input_metrics(parsed: DataFrame) -> list:
     metrics += [F.min(seconds).alias("first"), F.max(seconds).alias("last")]
     metrics += [F.count_if(valid & (F.col(HOUR) == h)).alias(f"hour.{h}") for h in range(24)]
     return metrics
+
+
+# Spark's text reader passes bytes that are not UTF-8 through; the parse replaces them with U+FFFD
+# (compat.valid_utf8) and counts the lines it changed (`rows.with_replacement_character`), so that
+# a mis-encoded file does not pass unnoticed. A column of the parsed rows, made as the line is read.
+REPLACED = "_replacement_character"
+
+
+def replaced(line, valid_line) -> dict:
+    """The column that says `line` held bytes that are not UTF-8 (`valid_line` is it made valid)."""
+    return {REPLACED: valid_line != line}
 
 
 def with_hour(parsed: DataFrame) -> DataFrame:
@@ -118,7 +129,8 @@ def input_profile(metrics: dict) -> dict:
     }
     return {
         "rows": {"read": metrics["read"], "valid": metrics["read"] - sum(rejected.values()),
-                 "rejected": sum(rejected.values()), "rejected_by_reason": rejected},
+                 "rejected": sum(rejected.values()), "rejected_by_reason": rejected,
+                 "with_replacement_character": metrics["replacement_characters"]},
         "columns": columns,
         "time_range": {"first": _iso(metrics["first"]), "last": _iso(metrics["last"])},
         "plays_by_hour_utc": [metrics[f"hour.{h}"] for h in range(24)],
@@ -138,7 +150,8 @@ def combine(profiles: list[dict], distinct: dict[str, int]) -> dict:
         if c in distinct:
             columns[c]["distinct_approx"] = distinct[c]
     return {
-        "rows": {**{k: total(lambda p: p["rows"][k]) for k in ("read", "valid", "rejected")},
+        "rows": {**{k: total(lambda p: p["rows"].get(k)) for k in ("read", "valid", "rejected",
+                                                                    "with_replacement_character")},
                  "rejected_by_reason": {r: total(lambda p: p["rows"]["rejected_by_reason"].get(r)) for r in reasons}},
         "columns": columns,
         # ISO UTC strings of one width sort as the instants do

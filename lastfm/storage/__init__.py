@@ -1,2 +1,2 @@
-"""Where the tables live: every read (reading) and write (writing) the job makes, what a commit
-notes about its inputs (lineage), and the bookkeeping of incremental runs (incremental)."""
+"""Storage: every read and write the job makes (reading, writing), and the record of the input
+files the warehouse holds (record)."""

@@ -65,25 +65,6 @@ def read_table(spark: SparkSession, uri: str, version: int | None = None) -> Dat
     return (reader if version is None else reader.option("versionAsOf", version)).load(uri)
 
 
-def read_changes(spark: SparkSession, uri: str, after: int, through: int) -> DataFrame:
-    """The rows the commits after version `after` through `through` inserted, updated or deleted
-    (Delta's change data feed, `_change_type` and `_commit_version` columns)."""
-    return (spark.read.format("delta").option("readChangeFeed", "true")
-            .option("startingVersion", after + 1).option("endingVersion", through).load(uri))
-
-
-def table_history(spark: SparkSession, uri: str) -> list[dict]:
-    """Every commit of the Delta table at `uri`, newest first: version, operation, mode
-    (Append, Overwrite...), userMetadata and rows written; [] when there is no table."""
-    if not DeltaTable.isDeltaTable(spark, uri):
-        return []
-    history = DeltaTable.forPath(spark, uri).history().select("version", "operation", "operationParameters",
-                                                               "userMetadata", "operationMetrics")
-    return [{"version": r["version"], "operation": r["operation"], "mode": (r["operationParameters"] or {}).get("mode"),
-             "userMetadata": r["userMetadata"], "rows": int((r["operationMetrics"] or {}).get("numOutputRows", 0))}
-            for r in history.collect()]
-
-
 def latest_commit(spark: SparkSession, uri: str) -> dict | None:
     """`version`, `userMetadata` and `rows` of the latest commit of the Delta table at `uri`; None
     when there is no Delta table there. `rows` is the commit's numOutputRows metric, read from

@@ -129,9 +129,10 @@ def plan(record: Record, listing: list[tuple[str, int, int]], *, full: bool, rea
 
     Incremental (`full` false): files never counted, or refused or skipped before and changed since
     (NEW); counted files whose size or time changed (TOUCHED); the files named in `readmit`
-    (READMIT). A full run also takes every other counted file: parsed again (REPARSE), its plays
-    kept as they are when it changed after it was counted (KEEP), dropped when it is gone from the
-    input and `forget_missing` says so (FORGET; without it, UsageError)."""
+    (READMIT). A full run takes every file: the refused and skipped ones judged again (NEW, under
+    this run's options), every counted file parsed again (REPARSE), its plays kept as they are
+    when it changed after it was counted (KEEP), dropped when it is gone from the input and
+    `forget_missing` says so (FORGET; without it, UsageError)."""
     listed = {path: (size, modified) for path, size, modified in listing}
     unknown = [path for path in readmit if path not in listed or path not in record.with_status(*REFUSED)]
     if unknown:
@@ -150,8 +151,8 @@ def plan(record: Record, listing: list[tuple[str, int, int]], *, full: bool, rea
                 kind = KEEP if row["status"] == CHANGED and same else REPARSE
             else:
                 kind = None if same else TOUCHED
-        else:  # refused or skipped: taken again only once it changes
-            kind = None if same else NEW
+        else:  # refused or skipped: judged again once it changes, and by every full run
+            kind = NEW if full or not same else None
         if kind is not None:
             claims.append(Claimed(path, size, modified, kind))
     if not claims and not full:
