@@ -41,7 +41,7 @@ AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.setup-done
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast test-line airflow test-airflow lint clean browser fonts fetch-data run-real package cluster-up cluster-down run-cluster bench
+.PHONY: help setup run test test-fast test-line airflow test-airflow lint clean browser fonts fetch-data run-real package cluster-up cluster-down run-cluster bench maintain
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -72,6 +72,14 @@ $(SAMPLE): | $(SETUP_STAMP)
 run: $(SETUP_STAMP) fonts $(SAMPLE) ## the job on a generated 1M-row sample (SAMPLE_ROWS=...)
 	$(SPARK_SUBMIT) jobs/top_tracks.py --input $(SAMPLE) \
 	    --output $(OUT)/most_played_tracks.tsv --warehouse $(OUT)/warehouse
+
+# `make maintain`: the warehouse of `make run` unless WAREHOUSE is given (its default above is the cluster's)
+MAINTAIN_WAREHOUSE = $(if $(filter command line environment,$(origin WAREHOUSE)),$(WAREHOUSE),$(OUT)/warehouse)
+RETENTION_HOURS ?= 168
+MAINTAIN_ARGS ?=
+
+maintain: $(SETUP_STAMP) ## OPTIMIZE + VACUUM a warehouse's tables (WAREHOUSE=..., default `make run`'s; RETENTION_HOURS=168; MAINTAIN_ARGS=--allow-short-retention)
+	$(SPARK_SUBMIT) jobs/maintain.py --warehouse $(MAINTAIN_WAREHOUSE) --retention-hours $(RETENTION_HOURS) $(MAINTAIN_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-done
 BENCH_ARGS ?=

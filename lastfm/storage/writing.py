@@ -32,6 +32,23 @@ CONCURRENT_CHANGES = ("ConcurrentAppendException", "ConcurrentDeleteReadExceptio
                       "ProtocolChangedException")
 
 
+def commit_conflict(error: Exception) -> str | None:
+    """The name of the Delta commit conflict `error` is (CONCURRENT_CHANGES), else None.
+
+    Looked for in the Python exception's types (delta.exceptions, where the conversion of JVM
+    errors is installed), the JVM exception's class and the message: some messages do not name
+    their class (Delta 4.4's ConcurrentAppendException: `[DELTA_CONCURRENT_APPEND.WITHOUT_HINT]
+    Transaction conflict detected...`)."""
+    names = [cls.__name__ for cls in type(error).__mro__]
+    java = getattr(error, "java_exception", None) or getattr(error, "_origin", None)
+    try:
+        names.append(java.getClass().getName() if java is not None else "")
+    except Exception:  # noqa: BLE001 - not a JVM object after all: the message still counts
+        pass
+    found = " ".join([*names, str(error)])
+    return next((name for name in CONCURRENT_CHANGES if name in found), None)
+
+
 def write_table(rows: DataFrame, uri: str, note: str | None = None,
                 constraints: dict[str, str] | None = None, properties: dict[str, str] | None = None, *,
                 append: bool = False, transaction: tuple[str, int] | None = None,
@@ -67,7 +84,7 @@ def write_table(rows: DataFrame, uri: str, note: str | None = None,
     try:
         writer.save(uri)
     except Exception as error:
-        conflict = next((name for name in CONCURRENT_CHANGES if name in str(error)), None)
+        conflict = commit_conflict(error)
         if conflict:
             raise ConcurrentRunError(f"{uri}: another run changed this table at the same time ({conflict}); "
                                      "this run stopped, and the tables are the other run's: run it again") from None

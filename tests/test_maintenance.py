@@ -1,0 +1,277 @@
+"""Table maintenance (lastfm/storage/maintenance.py, jobs/maintain.py): each table compacted and
+vacuumed, its rows and properties unchanged, the files older than the retention gone from disk,
+and the refusals (short retention, no warehouse, a table's own longer retention, a conflict).
+
+Most tests build the warehouse with small Delta writes of their own (several appends after an
+overwrite, the way daily runs leave `plays`): what maintenance sees is the tables' files and
+commits, whatever wrote them, and the counts are then known by hand. One runs the job itself
+around a maintenance, and checks its answer against DuckDB."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from delta.tables import DeltaTable
+
+from lastfm.config import BOOKKEEPING_TABLES, TABLES, JobConfig
+from lastfm.errors import ConcurrentRunError, UsageError
+from lastfm.pipeline import run
+from lastfm.storage import maintenance
+from lastfm.storage.writing import commit_conflict
+from lastfm.storage.maintenance import (LISTING_PARALLELISM, RETENTION_ARGUMENT, RETENTION_CHECK,
+                                        maintain)
+from lastfm.testing.duckdb_reference import read_tsv
+from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
+from lastfm.testing.sample_data import write_sample
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA = "user_id string, play long"
+# plays: created, overwritten (its first files removed), then three daily appends
+FIRST = [("u0", 0), ("u0", 1), ("u9", 2), ("u9", 3)]
+OVERWRITE = [("u1", 10), ("u1", 11), ("u2", 12), ("u2", 13)]
+DAYS = [[("u1", 20), ("u3", 21)], [("u2", 30), ("u4", 31)], [("u1", 40), ("u5", 41)]]
+PLAYS_PROPERTIES = {"delta.logRetentionDuration": "interval 60 days", "delta.enableChangeDataFeed": "true"}
+
+
+class ConcurrentAppendException(Exception):
+    """Stands for delta.exceptions' type of that name, as a conflict converted from the JVM is typed
+    (its constructor differs between Delta lines, and needs a JVM on 3.3)."""
+
+
+def write(spark, rows, uri, mode="append", properties=None):
+    """`rows` as two files (a daily run's small appends) in one commit."""
+    writer = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), SCHEMA).write.format("delta").mode(mode)
+    for key, value in (properties or {}).items():
+        writer = writer.option(key, value)
+    writer.save(uri)
+
+
+def parquet_files(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob("*.parquet")}
+
+
+@pytest.fixture
+def warehouse(spark, tmp_path):
+    """plays (v0 created, v1 overwrite, v2-v4 appends: 8 files), rejects (one commit, 2 files),
+    runs (two appends of a row); no other table. Returns (the warehouse, plays' files of v0)."""
+    root = tmp_path / "wh"
+    write(spark, FIRST, str(root / "plays"), "overwrite", PLAYS_PROPERTIES)
+    first_files = parquet_files(root / "plays")
+    write(spark, OVERWRITE, str(root / "plays"), "overwrite")
+    for day in DAYS:
+        write(spark, day, str(root / "plays"))
+    write(spark, [("bad line", 1), ("worse line", 2)], str(root / "rejects"))
+    for run in range(2):
+        spark.createDataFrame([(f"run{run}", run)], SCHEMA).write.format("delta").mode("append").save(str(root / "runs"))
+    assert len(first_files) == 2 and len(parquet_files(root / "plays")) == 10  # 8 in the table
+    return root, first_files
+
+
+def session_settings(spark) -> dict:
+    """The settings maintenance changes while it runs, as the session has them (None: unset)."""
+    settings = {}
+    for key in (RETENTION_CHECK, RETENTION_ARGUMENT, LISTING_PARALLELISM):
+        try:
+            settings[key] = spark.conf.get(key)
+        except Exception:  # noqa: BLE001 - a key this Delta does not know, unset
+            settings[key] = None
+    return settings
+
+
+def properties(spark, uri):
+    return DeltaTable.forPath(spark, uri).detail().select("properties").head()[0]
+
+
+def operations(spark, uri, last):
+    rows = DeltaTable.forPath(spark, uri).history(last).select("operation").collect()
+    return [r[0] for r in rows]
+
+
+def test_maintenance_compacts_vacuums_and_keeps_rows_and_properties(spark, warehouse):
+    root, first_files = warehouse
+    plays = str(root / "plays")
+    settings_before = session_settings(spark)
+    properties_before = {name: properties(spark, str(root / name)) for name in ("plays", "rejects", "runs")}
+
+    done = maintain(spark, str(root), retention_hours=0, allow_short_retention=True)
+
+    assert list(done) == ["plays", "rejects", "runs"]  # the absent tables skipped
+    result = done["plays"]
+    assert (result.version_before, result.version_after) == (4, 7)  # OPTIMIZE, VACUUM START, VACUUM END
+    assert (result.files_before, result.files_after, result.files_compacted, result.files_written) == (8, 1, 8, 1)
+    assert result.files_vacuumed == 10  # the 8 compacted and the 2 the overwrite removed
+    assert (done["runs"].files_before, done["runs"].files_after) == (2, 1)
+    for name in done:
+        assert operations(spark, str(root / name), 3) == ["VACUUM END", "VACUUM START", "OPTIMIZE"], name
+        assert properties(spark, str(root / name)) == properties_before[name], name  # never changed
+    assert properties_before["plays"] == PLAYS_PROPERTIES
+    # the rows, as written (by hand, not read back before)
+    expected = spark.createDataFrame(OVERWRITE + [row for day in DAYS for row in day], SCHEMA)
+    assert_df_equality(spark.read.format("delta").load(plays), expected, ignore_row_order=True)
+    # on disk: the one compacted file, nothing else; the overwritten files are gone
+    (live,) = spark.read.format("delta").load(plays).inputFiles()
+    assert parquet_files(root / "plays") == {live.rsplit("/", 1)[1]}
+    assert not first_files & parquet_files(root / "plays")
+    # a version older than the retention lost its files: no time travel to it
+    with pytest.raises(Exception, match="(?i)not.exist|FileNotFound|FILE_NOT_EXIST"):
+        spark.read.format("delta").option("versionAsOf", 1).load(plays).collect()
+    # the session's settings are as they were
+    assert session_settings(spark) == settings_before
+
+
+def test_the_default_retention_keeps_the_files_of_the_last_seven_days(spark, warehouse):
+    root, first_files = warehouse
+    done = maintain(spark, str(root), tables=["plays"])
+    assert list(done) == ["plays"] and done["plays"].retention_hours == 168
+    assert (done["plays"].files_after, done["plays"].files_vacuumed) == (1, 0)
+    assert first_files <= parquet_files(root / "plays")  # removed minutes ago: kept
+    # every version still readable: v1 is the overwrite alone
+    again = spark.read.format("delta").option("versionAsOf", 1).load(str(root / "plays"))
+    assert_df_equality(again, spark.createDataFrame(OVERWRITE, SCHEMA), ignore_row_order=True)
+
+
+@pytest.mark.parametrize("hours, allow, message", [
+    (0, False, "below Delta's safety check \\(168 h\\).*--allow-short-retention"),
+    (167, False, "below Delta's safety check"),
+    (-1, True, "--retention-hours must be a whole number of hours >= 0"),
+    (0.5, True, "--retention-hours must be a whole number of hours >= 0"),
+    (float("nan"), True, "--retention-hours must be a whole number of hours >= 0"),
+])
+def test_a_short_or_impossible_retention_is_refused_before_anything_is_touched(spark, tmp_path, hours, allow, message):
+    with pytest.raises(UsageError, match=message):
+        maintain(spark, str(tmp_path / "nowhere"), retention_hours=hours, allow_short_retention=allow)
+
+
+def test_a_missing_or_empty_warehouse_and_an_unknown_table_are_usage_errors(spark, tmp_path):
+    with pytest.raises(UsageError, match="warehouse not found: .*nowhere"):
+        maintain(spark, str(tmp_path / "nowhere"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="no Delta table in .*empty"):
+        maintain(spark, str(tmp_path / "empty"))
+    with pytest.raises(UsageError, match="unknown table songs"):
+        maintain(spark, str(tmp_path / "empty"), tables=["plays", "songs"])
+
+
+def test_a_table_keeping_its_files_longer_than_the_retention_is_refused_and_left_so(spark, tmp_path):
+    uri = str(tmp_path / "wh" / "top_tracks")
+    write(spark, OVERWRITE, uri, "overwrite", {"delta.deletedFileRetentionDuration": "interval 30 days"})
+    write(spark, DAYS[0], uri)
+    with pytest.raises(UsageError, match="top_tracks: --retention-hours 168 is shorter than the table's own "
+                                         "delta.deletedFileRetentionDuration \\(720 h\\)"):
+        maintain(spark, str(tmp_path / "wh"))
+    assert properties(spark, uri) == {"delta.deletedFileRetentionDuration": "interval 30 days"}
+    assert "VACUUM START" not in operations(spark, uri, 5)
+
+
+def test_a_concurrent_commit_stops_maintenance_with_exit_4(spark, warehouse, monkeypatch):
+    """Delta 4.4's words for a conflicting append do not name the exception (its type does)."""
+    root, _ = warehouse
+
+    class Conflicting:
+        def executeCompaction(self):
+            raise ConcurrentAppendException("[DELTA_CONCURRENT_APPEND.WITHOUT_HINT] Transaction conflict detected. "
+                                            "a concurrent WRITE added data to table delta.`plays`")
+
+    monkeypatch.setattr(maintenance.DeltaTable, "optimize", lambda table: Conflicting())
+    with pytest.raises(ConcurrentRunError, match="plays: another run changed this table during its maintenance "
+                                                 "\\(ConcurrentAppendException\\).*run it again") as raised:
+        maintain(spark, str(root))
+    assert raised.value.exit_code == 4
+    assert operations(spark, str(root / "plays"), 1) == ["WRITE"]
+
+
+@pytest.mark.parametrize("error, name", [
+    (Exception("io.delta.exceptions.ConcurrentDeleteReadException: This transaction attempted to read ..."),
+     "ConcurrentDeleteReadException"),
+    (Exception("[DELTA_METADATA_CHANGED] MetadataChangedException: The metadata of the Delta table ..."),
+     "MetadataChangedException"),
+    (ConcurrentAppendException("[DELTA_CONCURRENT_APPEND.WITHOUT_HINT] Transaction conflict detected."),
+     "ConcurrentAppendException"),
+    (Exception("[DELTA_VACUUM_RETENTION_PERIOD_TOO_SHORT] The specified VACUUM retention period is too low"), None),
+])
+def test_commit_conflicts_are_found_by_type_class_or_message(error, name):
+    assert commit_conflict(error) == name
+
+
+# --- on the job's own warehouse ----------------------------------------------------------------
+
+
+def land(folder, name, lines):
+    target = folder / f"day={name}" / f"{name}.tsv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return target
+
+
+@pytest.mark.slow
+def test_maintenance_between_daily_runs_changes_no_answer(spark, tmp_path):
+    """Two days of the job, maintenance with retention 0 (every table of the job compacted and
+    vacuumed), a run with nothing new (still nothing new), a third day: DuckDB's answer on the
+    three files."""
+    lines = write_sample(tmp_path / "sample.tsv", rows=3000, users=6, seed=11,
+                         malformed_every=1000).read_text(encoding="utf-8").splitlines()
+    config = JobConfig(input=str(tmp_path / "landing"), output=str(tmp_path / "out" / "top.tsv"),
+                       warehouse=str(tmp_path / "wh"), incremental=True, top_sessions=5, top_tracks=8,
+                       max_reject_fraction=0.01)
+    for day, part in enumerate((lines[:1500], lines[1500:2200])):
+        land(tmp_path / "landing", f"2026-11-0{day + 1}", part)
+        run(spark, config)
+    answer_before = read_tsv(config.output)
+
+    done = maintain(spark, config.warehouse, retention_hours=0, allow_short_retention=True)
+
+    assert set(done) == {name for name in (*TABLES, *BOOKKEEPING_TABLES)
+                         if DeltaTable.isDeltaTable(spark, config.table_path(name))}
+    assert {"plays", "sessions", "runs", "files"} <= set(done)
+    assert done["plays"].files_after == 1 < done["plays"].files_before
+    for name in done:
+        assert "VACUUM END" in operations(spark, config.table_path(name), 3), name
+    assert read_tsv(config.output) == answer_before  # the deliverable is no table: untouched
+    assert run(spark, config)["nothing_new"]  # the job keys nothing on the tables' versions
+    land(tmp_path / "landing", "2026-11-03", lines[2200:])
+    run(spark, config)
+    assert read_tsv(config.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"), top_sessions=5,
+                                                        top_tracks=8)
+
+
+# --- through spark-submit --------------------------------------------------------------------
+
+
+def submit(*args):
+    """jobs/maintain.py as a user runs it: spark-submit from the repo root, the venv's bin on PATH."""
+    bin_dir = Path(sys.executable).parent
+    environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return subprocess.run([str(bin_dir / "spark-submit"), "--conf", "spark.ui.enabled=false", "jobs/maintain.py", *args],
+                          cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
+
+
+def error_lines(result) -> list[str]:
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    return [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+
+
+@pytest.mark.slow
+def test_the_command_line_maintains_each_table_and_refuses_with_one_line(warehouse, tmp_path):
+    root, first_files = warehouse
+    refused = submit("--warehouse", str(root), "--retention-hours", "0")
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    (line,) = error_lines(refused)
+    assert "--retention-hours 0 is below Delta's safety check (168 h)" in line and "--allow-short-retention" in line
+    assert first_files <= parquet_files(root / "plays")  # nothing was touched
+
+    missing = submit("--warehouse", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2, missing.stderr[-2000:]
+    assert error_lines(missing) == [f"error: warehouse not found: {tmp_path / 'nowhere'}"]
+
+    done = submit("--warehouse", str(root), "--retention-hours", "0", "--allow-short-retention")
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    (plays,) = [line for line in lines if line.startswith("plays ")]
+    assert plays.split() == ["plays", "v4", "->", "v7", "files", "8", "->", "1", "(compacted", "8", "files", "into",
+                             "1);", "VACUUM", "deleted", "10", "files", "removed", "more", "than", "0", "h", "ago"]
+    assert len([line for line in lines if line.startswith(("rejects ", "runs "))]) == 2
+    assert "no table (skipped): sessions, top_sessions, top_tracks, profile, files, quarantine" in lines
+    assert parquet_files(root / "plays").isdisjoint(first_files) and len(parquet_files(root / "plays")) == 1
