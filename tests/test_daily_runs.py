@@ -24,7 +24,9 @@ from lastfm.testing.sample_data import write_sample
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
 import top_tracks  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# every case leans on Delta's behaviour (log cleanup, replaceWhere, transactions, OPTIMIZE, VACUUM):
+# CI runs them on each Spark line (`make test-line`)
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 QUESTION = ["--top-sessions", "5", "--top-tracks", "8", "--max-reject-fraction", "0.01"]
 
 

@@ -110,6 +110,7 @@ def test_nothing_new_changes_nothing_and_a_changed_file_is_refused(spark, tmp_pa
     assert runs[2]["quarantine_unresolved"] == [f"file:{first}"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("dies_at", ["claim", "plays", "rejects", "outcome", "sessions", "deliverable"])
 def test_a_run_that_dies_anywhere_is_finished_by_the_next(spark, tmp_path, monkeypatch, dies_at):
     sample = write_sample(tmp_path / "sample.tsv", rows=2000, users=5, seed=9, malformed_every=400)

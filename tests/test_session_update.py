@@ -200,6 +200,7 @@ def label(gap, history, new, expected):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e  # Spark functions of each line: CI runs it on 3.5 and 4.0 too
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=history_and_batch())
 def test_updated_sessions_equal_a_plain_python_sessionization_of_all_plays(spark, case):
