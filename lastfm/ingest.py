@@ -32,7 +32,7 @@ from lastfm.quality import admission, checks, profiling
 from lastfm.question.parsing import PARSE_VERSION, parse_lines
 from lastfm.schemas import BATCH, LINE, REASON, SOURCE_FILE, USER_ID
 from lastfm.storage import record
-from lastfm.storage.reading import hadoop_path, input_files, path_exists, read_lines, read_table
+from lastfm.storage.reading import hadoop_path, input_files, path_exists, qualified, read_lines, read_table
 from lastfm.storage.record import Claimed, Record
 from lastfm.storage.writing import TableVersion, write_table
 
@@ -76,7 +76,7 @@ def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
         current = record.read_record(spark, uri)
     listing = input_files(spark, config.input)
     claims = record.plan(current, listing, full=not config.incremental, readmit=config.readmit,
-                         forget_missing=config.forget_missing_files)
+                         forget_missing=config.forget_missing_files, input_root=qualified(spark, config.input))
     if not config.incremental and reusable(current, claims):
         log.info("input unchanged since batch %d, parsed by the same rules: reusing the tables", current.completed_batch)
         return answered(spark, config, current, reused=True, rebuilt=rebuilt, written=written)
@@ -157,7 +157,7 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
         facts = {f["path"]: f for f in admission.file_facts(rows, int(time.time()))} if rows is not None else {}
         for c in parsed_claims:
             facts.setdefault(c.path, empty_facts(c.path))  # a file with no line
-        verdicts = judge_all(spark, config, current, batch, parsed_claims, rows, facts)
+        verdicts = judge_all(spark, config, current, batch, claims, rows, facts)
         outcomes, written = outcome_rows(current, batch, claims, facts, verdicts, rebuild)
         rows_added, versions = write_batch(spark, config, current, batch, claims, rows, written, verdicts, rebuild, facts)
     finally:
@@ -207,26 +207,31 @@ def empty_facts(path: str) -> dict:
     return {**zero, "path": path, "content_id": admission.content_id(0, 0, 0, 0), "first": None, "last": None}
 
 
-def judge_all(spark: SparkSession, config: JobConfig, current: Record, batch: int, parsed_claims: list[Claimed],
+def judge_all(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],
               rows: DataFrame | None, facts: dict[str, dict]) -> dict[str, admission.Verdict]:
-    """Each parsed file's verdict, in arrival order (modification time, then path)."""
-    order = sorted(parsed_claims, key=lambda c: (c.modified, c.path))
+    """Each parsed file's verdict, in arrival order (modification time, then path). What a new file
+    may repeat is what `plays` holds after the batch: the counted files less those it forgets."""
+    forgotten = [c.path for c in claims if c.kind == record.FORGET]
+    held = {path: row for path, row in current.counted.items() if path not in forgotten}
+    order = sorted((c for c in claims if c.kind in record.PARSED), key=lambda c: (c.modified, c.path))
     new = [c.path for c in order if c.kind == record.NEW]
     repeated = {}
-    if new and (current.counted or len(new) > 1):
+    if new and (held or len(new) > 1):
         valid_new = rows.where(F.col(REASON).isNull() & F.col(SOURCE_FILE).isin(new))
         plays_uri = config.table_path("plays")
         history = None
-        if current.counted and DeltaTable.isDeltaTable(spark, plays_uri):
+        if held and DeltaTable.isDeltaTable(spark, plays_uri):
             users = [r[USER_ID] for r in valid_new.select(USER_ID).distinct().collect()]
-            history = admission.history_near(read_table(spark, plays_uri), [facts[p] for p in new], users, batch)
+            kept = read_table(spark, plays_uri).where(~F.col(SOURCE_FILE).isin(forgotten)) if forgotten \
+                else read_table(spark, plays_uri)
+            history = admission.history_near(kept, [facts[p] for p in new], users, batch)
         repeated = admission.repeats(valid_new, history if history is not None else valid_new.limit(0),
                                      [c.path for c in order])
-    ids = {row["content_id"]: path for path, row in current.counted.items()}
+    ids = {row["content_id"]: path for path, row in held.items()}
     verdicts = {}
     for c in order:
         facts[c.path]["repeated"] = repeated.get(c.path, 0)
-        verdict = admission.judge(c, facts[c.path], current.counted.get(c.path), ids, config, batch)
+        verdict = admission.judge(c, facts[c.path], held.get(c.path), ids, config, batch)
         verdicts[c.path] = verdict
         if verdict.status == record.ADMITTED and c.kind in (record.NEW, record.READMIT) and facts[c.path]["lines"]:
             ids.setdefault(facts[c.path]["content_id"], c.path)

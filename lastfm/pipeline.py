@@ -195,7 +195,7 @@ def run(spark: SparkSession, config: JobConfig) -> dict:
         if config.as_of_version is None:
             bookkeeping.append_run(spark, config, record, bookkeeping.FAILED, error)
         raise
-    alert = summary.get("alert")
+    alert = summary.pop("alert")  # the run's outcome, not part of the summary it wrote
     if config.as_of_version is None:
         status = bookkeeping.QUARANTINED if alert else bookkeeping.NOTHING_NEW if summary.get("nothing_new") \
             else bookkeeping.SUCCEEDED
@@ -259,6 +259,9 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
             return {**previous, "nothing_new": True, "stage_seconds": clock.seconds, "expectation_warnings": warnings,
                     "quarantine_unresolved": ingested.unresolved, "alert": alert}
     warnings += check_reject_fraction(counts["valid"], counts["rejected"], config, path("rejects"))
+    if counts.get("with_replacement_character"):
+        warnings.append(f"{counts['with_replacement_character']} input lines held bytes that are not UTF-8, read as "
+                        "U+FFFD (rows.with_replacement_character in the profile)")
 
     plays = read_table(spark, path("plays"), ingested.plays.version if config.as_of_version is not None else None)
     save = config.as_of_version is None  # an --as-of-version run rebuilds the deliverable only
@@ -301,6 +304,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
                 "rows_read": counts["read"],
                 "rows_valid": counts["valid"],
                 "rows_rejected": counts["rejected"],
+                "rows_with_replacement_character": counts.get("with_replacement_character", 0),
                 "sessions": profile["sessions"]["count"],
                 "users": profile["users"],
                 "duplicate_plays": profile["duplicate_plays"],

@@ -36,7 +36,7 @@ def test_run_writes_profile_summary_and_report_then_guards_the_deliverable(spark
     assert deliverable == b"artist_name\ttrack_name\tplay_count\nCake\tJolene\t4\nAbba\tSOS\t2\n"
 
     profile = json.loads((out / "profile.json").read_text())
-    assert profile["rows"] == {"read": 6, "valid": 6, "rejected": 0, "rejected_by_reason": {}}
+    assert profile["rows"] == {"read": 6, "valid": 6, "rejected": 0, "rejected_by_reason": {}, "with_replacement_character": 0}
     assert profile["users"] == 2 and profile["heaviest_listener"] == {"user_id": "u1", "plays": 4}
     assert profile["time_range"] == {"first": "2009-01-01T10:00:00Z", "last": "2009-01-02T23:40:00Z"}
     assert profile["sessions"]["count"] == 3 and profile["sessions"]["length_plays"]["max"] == 3
@@ -53,11 +53,13 @@ def test_run_writes_profile_summary_and_report_then_guards_the_deliverable(spark
     assert metrics["rows.read"]["number"] == 6 and metrics["heaviest_listener.user_id"]["text"] == "u1"
     assert (out / "report.html").read_text().count('src="data:image/png;base64,') == 4
 
-    # a play in 2031: the run fails with exit code 3 and one line, the deliverable stays as it was
+    # a play in 2031: the file is refused before it counts, the run fails with exit code 3 and one
+    # line, the deliverable stays as it was
     with pytest.raises(DataQualityError) as error:
         run(spark, job(tmp_path, [*LINES, FROM_THE_FUTURE]))
     assert error.value.exit_code == 3 and "\n" not in str(error.value)
-    assert str(error.value).startswith("input expectations failed: input.last_play=2031-05-01T00:00:00Z fails less_than_or_equal_to(")
+    assert str(error.value).startswith(f"input file file:{tmp_path}/in-7.tsv refused: 1 plays after the run's start "
+                                       "(the last at 2031-05-01T00:00:00Z); no input file is admitted")
     assert (out / "top.tsv").read_bytes() == deliverable
 
     # --warn-only: the same input goes through, the failure is in the summary
@@ -77,7 +79,8 @@ def test_a_run_that_fails_late_leaves_the_earlier_runs_files_together(spark, tmp
 
     monkeypatch.setattr(report, "render_run", broken)
     with pytest.raises(ValueError, match="cannot be drawn"):
-        run(spark, job(tmp_path, LINES[:-1]))  # another input: another answer, had it been written
+        # another input (the first one's plays dropped on purpose): another answer, had it been written
+        run(spark, job(tmp_path, LINES[:-1], forget_missing_files=True))
     assert {name: (out / name).read_bytes() for name in files} == files
 
 
@@ -108,3 +111,16 @@ def test_the_known_answer_is_checked_on_the_real_file_recognised_by_lines_and_md
     with pytest.raises(DataQualityError, match=r"^output expectations failed: not the published answer for the real "
                                                r"file: #1 \('Cake', 'Jolene', 4\) != \('Cake', 'Jolene', 5\)$"):
         run(spark, config)
+
+
+@pytest.mark.slow
+def test_names_with_bytes_that_are_not_utf8_are_counted_in_the_profile_and_summary(spark, tmp_path):
+    # two Latin-1 lines among UTF-8 ones: read as U+FFFD, each counted once, and said in a warning
+    source = tmp_path / "latin1.tsv"
+    source.write_bytes("\n".join(LINES).encode("utf-8") + b"\nu3\t2009-01-03T10:00:00Z\t\tBj\xf6rk\t\tJ\xf3ga\n"
+                       + b"u3\t2009-01-03T10:01:00Z\t\tBj\xf6rk\t\tHyperballad\n")
+    summary = run(spark, JobConfig(str(source), str(tmp_path / "out" / "top.tsv"), str(tmp_path / "wh")))
+    assert summary["rows_with_replacement_character"] == 2 and summary["rows_read"] == 8
+    assert json.loads((tmp_path / "out" / "profile.json").read_text())["rows"]["with_replacement_character"] == 2
+    assert [w for w in summary["expectation_warnings"] if "not UTF-8" in w] == [
+        "2 input lines held bytes that are not UTF-8, read as U+FFFD (rows.with_replacement_character in the profile)"]

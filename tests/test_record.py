@@ -57,6 +57,14 @@ def test_a_full_run_takes_every_file_again_and_refuses_to_drop_missing_ones():
         record.plan(record_of(STATE), [f for f in listing if f[0] != "moved"], full=True)
     forgotten = record.plan(record_of(STATE), [f for f in listing if f[0] != "moved"], full=True, forget_missing=True)
     assert Claimed("moved", 10, 1, "forget") in forgotten
+    # a full run pointed at another input answers from it: the files of the first input are dropped
+    # without being told to, those gone from under this input still need it
+    other = [("file:/other/x", 5, 1)]
+    assert [(c.path, c.kind) for c in record.plan(record_of(STATE), other, full=True, input_root="file:/other")] == [
+        ("file:/other/x", "new"), *[(p, "forget") for p in ("changed", "kept", "moved")]]
+    with pytest.raises(UsageError, match="e.g. file:/in/gone"):
+        record.plan(record_of([*STATE, row("file:/in/gone", 1, "admitted", plays_batch=0)]), [("file:/in/x", 5, 1)],
+                    full=True, input_root="file:/in/")
     # a daily run does not notice a deletion
     assert record.plan(record_of(STATE), [f for f in listing if f[0] != "moved"], full=False) == []
 

@@ -29,6 +29,12 @@ def local_path(spark: SparkSession, uri: str) -> str | None:
     return qualified.getPath() if qualified.getScheme() == "file" else None
 
 
+def qualified(spark: SparkSession, uri: str) -> str:
+    """`uri` as the file system names it (scheme and authority filled in, as listings give paths)."""
+    path, fs = hadoop_path(spark, uri)
+    return fs.makeQualified(path).toString()
+
+
 def input_files(spark: SparkSession, uri: str) -> list[tuple[str, int, int]]:
     """(path, size, modification time) of every data file under `uri`, a file or a directory.
 
@@ -39,7 +45,7 @@ def input_files(spark: SparkSession, uri: str) -> list[tuple[str, int, int]]:
     path, fs = hadoop_path(spark, uri)
     if not fs.exists(path):
         raise UsageError(f"input not found: {uri}")
-    root = fs.makeQualified(path).toString().rstrip("/")
+    root = qualified(spark, uri).rstrip("/")
     files = []
     listing = fs.listFiles(path, True)
     while listing.hasNext():

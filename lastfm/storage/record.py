@@ -123,7 +123,7 @@ def read_record(spark: SparkSession, uri: str) -> Record:
 
 
 def plan(record: Record, listing: list[tuple[str, int, int]], *, full: bool, readmit: tuple[str, ...] = (),
-         forget_missing: bool = False) -> list[Claimed]:
+         forget_missing: bool = False, input_root: str = "") -> list[Claimed]:
     """The files the next batch takes, each with how (NEW, TOUCHED, ...), in path order; [] when
     there is nothing to do. `listing`: (path, size, modification time) of the input's files.
 
@@ -132,7 +132,9 @@ def plan(record: Record, listing: list[tuple[str, int, int]], *, full: bool, rea
     (READMIT). A full run takes every file: the refused and skipped ones judged again (NEW, under
     this run's options), every counted file parsed again (REPARSE), its plays kept as they are
     when it changed after it was counted (KEEP), dropped when it is gone from the input and
-    `forget_missing` says so (FORGET; without it, UsageError)."""
+    `forget_missing` says so (FORGET; without it, UsageError). A counted file that was never under
+    `input_root` (the input's qualified path; "" holds every path) is dropped by a full run
+    whatever `forget_missing` says: the run was pointed at another input, and answers from it."""
     listed = {path: (size, modified) for path, size, modified in listing}
     unknown = [path for path in readmit if path not in listed or path not in record.with_status(*REFUSED)]
     if unknown:
@@ -158,10 +160,12 @@ def plan(record: Record, listing: list[tuple[str, int, int]], *, full: bool, rea
     if not claims and not full:
         return []
     missing = sorted(set(record.counted) - set(listed))
-    if full and missing:
-        if not forget_missing:
-            raise UsageError(f"{len(missing)} counted input file(s) no longer in the input, e.g. {missing[0]}: a full run "
-                             "would drop their plays; put them back, or run with --forget-missing-files to drop them")
+    root = input_root.rstrip("/")
+    gone = [path for path in missing if not root or path == root or path.startswith(root + "/")]
+    if full and gone and not forget_missing:
+        raise UsageError(f"{len(gone)} counted input file(s) no longer in the input, e.g. {gone[0]}: a full run "
+                         "would drop their plays; put them back, or run with --forget-missing-files to drop them")
+    if full:
         claims += [Claimed(path, record.state[path]["size"], record.state[path]["modified"], FORGET) for path in missing]
     return claims
 
