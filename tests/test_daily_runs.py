@@ -20,7 +20,7 @@ from lastfm.storage.maintenance import LISTING_PARALLELISM
 from lastfm.storage.reading import read_lines, read_table
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
-from lastfm.testing.sample_data import write_sample
+from lastfm.testing.sample_data import land, write_sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
 import top_tracks  # noqa: E402
@@ -47,16 +47,6 @@ def job(spark, capsys, caplog, monkeypatch, tmp_path):
         return code, captured.out, captured.err + caplog.text
 
     return call
-
-
-def land(tmp_path, name, lines, modified=None):
-    """A file lands in the landing folder (one folder a day)."""
-    target = tmp_path / "landing" / f"day={name}" / f"{name}.tsv"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    if modified is not None:
-        os.utime(target, (modified, modified))
-    return target
 
 
 def history_lines(tmp_path, rows=4000, users=6, seed=5):
@@ -110,7 +100,7 @@ def test_a_month_of_daily_runs_survives_deltas_own_log_cleanup(spark, tmp_path, 
         days = [lines[:1500], lines[1500:2300], lines[2300:3000], lines[3000:3500], lines[3500:]]
         landed = []
         for number, day in enumerate(days):
-            landed.append(land(tmp_path, f"2026-11-{number + 1:02d}", day))
+            landed.append(land(tmp_path / "landing", f"2026-11-{number + 1:02d}", day))
             if number == 3:
                 continue  # a gap: two days land before the next run
             long_ago = time.time() - 3 * 86_400
@@ -130,15 +120,15 @@ def test_a_month_of_daily_runs_survives_deltas_own_log_cleanup(spark, tmp_path, 
 
 def test_full_rebuilds_and_daily_runs_interleave_in_any_order(spark, tmp_path, job):
     lines = history_lines(tmp_path)
-    files = [land(tmp_path, "a", lines[:2000])]
+    files = [land(tmp_path / "landing", "a", lines[:2000])]
     assert job()[0] == 0
-    files.append(land(tmp_path, "b", lines[2000:3000]))
+    files.append(land(tmp_path / "landing", "b", lines[2000:3000]))
     assert job()[0] == 0  # a full rebuild, with nothing rejected in the new file
-    files.append(land(tmp_path, "c", lines[3000:3500]))
+    files.append(land(tmp_path / "landing", "c", lines[3000:3500]))
     code, _, err = job("--incremental")
     assert code == 0, err
     assert job("--incremental")[0] == 0
-    files.append(land(tmp_path, "d", lines[3500:]))
+    files.append(land(tmp_path / "landing", "d", lines[3500:]))
     assert job()[0] == 0 and job("--incremental")[0] == 0 and job()[0] == 0
     assert plays_count(spark, tmp_path) == valid_count(spark, files)
     assert answer(tmp_path) == expected(files)
@@ -149,10 +139,10 @@ def test_full_rebuilds_and_daily_runs_interleave_in_any_order(spark, tmp_path, j
 
 def test_a_redelivered_file_counts_once_whatever_its_name(spark, tmp_path, job):
     lines = history_lines(tmp_path)
-    files = [land(tmp_path, "a", lines[:3000]), land(tmp_path, "b", lines[3000:])]
+    files = [land(tmp_path / "landing", "a", lines[:3000]), land(tmp_path / "landing", "b", lines[3000:])]
     assert job("--incremental")[0] == 0
     before = answer(tmp_path)
-    again = land(tmp_path, "b-resent", list(reversed(lines[3000:])))  # same lines, another order and name
+    again = land(tmp_path / "landing", "b-resent", list(reversed(lines[3000:])))  # same lines, another order and name
     code, out, err = job("--incremental")
     assert code == 0, err
     assert f"input file file:{again} skipped: same content as file:{files[1]}" in err
@@ -164,10 +154,10 @@ def test_a_redelivered_file_counts_once_whatever_its_name(spark, tmp_path, job):
 
 def test_a_partial_redelivery_is_quarantined_and_the_alert_outlives_a_retry(spark, tmp_path, job):
     lines = history_lines(tmp_path)
-    files = [land(tmp_path, "a", lines[:3000])]
+    files = [land(tmp_path / "landing", "a", lines[:3000])]
     assert job("--incremental")[0] == 0
-    good = land(tmp_path, "b", lines[3000:3600])
-    resent = land(tmp_path, "a-part", lines[:200] + lines[3600:3610])  # 200 plays held already, 10 new
+    good = land(tmp_path / "landing", "b", lines[3000:3600])
+    resent = land(tmp_path / "landing", "a-part", lines[:200] + lines[3600:3610])  # 200 plays held already, 10 new
     code, _, err = job("--incremental")
     line = one_error_line(err)
     assert code == 3 and str(resent) in line and "repeat plays already held" in line and "--readmit" in line
@@ -180,7 +170,7 @@ def test_a_partial_redelivery_is_quarantined_and_the_alert_outlives_a_retry(spar
     code, _, err = job("--incremental")
     assert code == 3 and one_error_line(err) == line
     # the next day's run succeeds and still lists the refused file
-    files.append(land(tmp_path, "c", lines[3610:]))
+    files.append(land(tmp_path / "landing", "c", lines[3610:]))
     code, _, err = job("--incremental")
     assert code == 0, err
     assert summary(tmp_path)["quarantine_unresolved"] == [f"file:{resent}"]
@@ -197,14 +187,14 @@ def test_a_partial_redelivery_is_quarantined_and_the_alert_outlives_a_retry(spar
 
 def test_a_bad_file_is_refused_and_never_stops_the_following_days(spark, tmp_path, job):
     lines = history_lines(tmp_path)
-    files = [land(tmp_path, "a", lines[:2500])]
+    files = [land(tmp_path / "landing", "a", lines[:2500])]
     assert job("--incremental")[0] == 0
-    future = land(tmp_path, "future", [f"user_000001\t2030-01-01T00:{m:02d}:00Z\t\tA\t\tB" for m in range(10)])
-    files.append(land(tmp_path, "b", lines[2510:3500]))
+    future = land(tmp_path / "landing", "future", [f"user_000001\t2030-01-01T00:{m:02d}:00Z\t\tA\t\tB" for m in range(10)])
+    files.append(land(tmp_path / "landing", "b", lines[2510:3500]))
     code, _, err = job("--incremental")
     assert code == 3 and str(future) in one_error_line(err) and "after the run's start" in one_error_line(err)
     assert answer(tmp_path) == expected(files)
-    files.append(land(tmp_path, "c", lines[3500:]))
+    files.append(land(tmp_path / "landing", "c", lines[3500:]))
     code, _, err = job("--incremental")
     assert code == 0, err
     assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)
@@ -214,17 +204,17 @@ def test_a_bad_file_is_refused_and_never_stops_the_following_days(spark, tmp_pat
 
 def test_a_file_changed_after_it_was_counted_keeps_its_plays_and_is_refused(spark, tmp_path, job):
     lines = history_lines(tmp_path)
-    first = land(tmp_path, "a", lines[:2000])
+    first = land(tmp_path / "landing", "a", lines[:2000])
     original = tmp_path / "original.tsv"
     original.write_text(first.read_text())
-    files = [original, land(tmp_path, "b", lines[2000:3000])]
+    files = [original, land(tmp_path / "landing", "b", lines[2000:3000])]
     assert job("--incremental")[0] == 0
     before = answer(tmp_path)
     first.write_text(first.read_text() + "".join(line + "\n" for line in lines[3000:3100]))
     code, _, err = job("--incremental")
     assert code == 3 and "content changed after it was counted" in one_error_line(err)
     assert answer(tmp_path) == before and plays_count(spark, tmp_path) == valid_count(spark, files)
-    files.append(land(tmp_path, "c", lines[3100:]))
+    files.append(land(tmp_path / "landing", "c", lines[3100:]))
     assert job("--incremental")[0] == 0
     assert job()[0] == 0  # a full rebuild keeps the plays counted, not the file's new content
     assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)
@@ -232,9 +222,9 @@ def test_a_file_changed_after_it_was_counted_keeps_its_plays_and_is_refused(spar
 
 def test_maintenance_by_someone_else_between_daily_runs(spark, tmp_path, job):
     lines = history_lines(tmp_path)
-    files = [land(tmp_path, "a", lines[:2000])]
+    files = [land(tmp_path / "landing", "a", lines[:2000])]
     assert job("--incremental")[0] == 0
-    files.append(land(tmp_path, "b", lines[2000:3000]))
+    files.append(land(tmp_path / "landing", "b", lines[2000:3000]))
     assert job("--incremental")[0] == 0
     # VACUUM RETAIN 0 needs the safety check off; its listing in 2 tasks rather than Spark's default
     # 10,000 (40-60 s of empty tasks per table in local mode), as maintain.py does
@@ -249,7 +239,7 @@ def test_maintenance_by_someone_else_between_daily_runs(spark, tmp_path, job):
     finally:
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")
         spark.conf.unset(LISTING_PARALLELISM)
-    files.append(land(tmp_path, "c", lines[3000:]))
+    files.append(land(tmp_path / "landing", "c", lines[3000:]))
     code, _, err = job("--incremental")
     assert code == 0, err
     assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)
@@ -260,9 +250,9 @@ def test_maintenance_by_someone_else_between_daily_runs(spark, tmp_path, job):
 
 def test_the_operators_guard_rails(spark, tmp_path, job):
     lines = history_lines(tmp_path)
-    first = land(tmp_path, "a", lines[:2000])
+    first = land(tmp_path / "landing", "a", lines[:2000])
     assert job("--incremental")[0] == 0
-    land(tmp_path, "b", lines[2000:])
+    land(tmp_path / "landing", "b", lines[2000:])
     assert job("--incremental")[0] == 0
     # --as-of-version does not write over the daily output unless told to
     code, _, err = job("--as-of-version", "0")

@@ -20,7 +20,7 @@ from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.pipeline import run
 from lastfm.storage.reading import latest_commit, read_lines, read_table
 from lastfm.question.sessions import build_sessions
-from lastfm.testing.sample_data import write_sample
+from lastfm.testing.sample_data import land, write_sample
 
 pytestmark = pytest.mark.slow
 
@@ -39,14 +39,6 @@ def sessions_rows(spark, config):
 
 def versions(spark, config):
     return {name: latest_commit(spark, config.table_path(name))["version"] for name in TABLES}
-
-
-def land(folder, name, lines):
-    """A file lands in the landing folder (nested one level, like a daily partition)."""
-    target = folder / f"day={name}" / f"{name}.tsv"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return target
 
 
 @pytest.mark.e2e

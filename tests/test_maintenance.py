@@ -25,7 +25,7 @@ from lastfm.storage.maintenance import (LISTING_PARALLELISM, RETENTION_ARGUMENT,
                                         maintain)
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
-from lastfm.testing.sample_data import write_sample
+from lastfm.testing.sample_data import land, write_sample
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = "user_id string, play long"
@@ -197,13 +197,6 @@ def test_commit_conflicts_are_found_by_type_class_or_message(error, name):
 
 
 # --- on the job's own warehouse ----------------------------------------------------------------
-
-
-def land(folder, name, lines):
-    target = folder / f"day={name}" / f"{name}.tsv"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return target
 
 
 @pytest.mark.slow

@@ -175,3 +175,12 @@ def write_sample(path: Path, rows: int = 1_000_000, users: int | None = None, se
             written += len(lines)
     partial.replace(path)
     return path
+
+
+def land(landing: Path, day: str, lines: list[str]) -> Path:
+    """A day's file lands in a landing folder, one folder a day (`day=<day>/<day>.tsv`), as the
+    daily runs' tests and benchmark deliver them."""
+    target = landing / f"day={day}" / f"{day}.tsv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return target
