@@ -142,7 +142,7 @@ def test_a_run_that_dies_anywhere_is_finished_by_the_next(spark, day_two, monkey
         "plays": (ingest, "write_table", lambda rows, uri, *a, **k: killed() if uri.endswith("/rejects")
                   else real_write(rows, uri, *a, **k)),  # its plays are in, not its rejects
         "rejects": (record, "complete", killed),  # its rows are in, not its outcome
-        "outcome": (pipeline, "updated_sessions", killed),  # the record is complete, the sessions are not
+        "outcome": (pipeline, "recomputed_sessions", killed),  # the record is complete, the sessions are not
         "sessions": (pipeline, "top_session_rows", killed),  # the sessions are written, nothing after
         "deliverable": (pipeline, "write_single_tsv", killed),  # every table is written, not the answer
     }

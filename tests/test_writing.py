@@ -7,7 +7,8 @@ from pyspark.sql import functions as F
 
 from lastfm.storage.reading import recorded_or_computed_md5
 from lastfm.schemas import TOP_TRACKS
-from lastfm.storage.writing import constraint_violation, write_single_tsv, write_table, write_text
+from lastfm.errors import DataQualityError
+from lastfm.storage.writing import constraint_violation, replace_rows, write_single_tsv, write_table, write_text
 
 ROWS = [(1, 'Johnny "Hammond" Smith', '"Heroes"', 12), (2, "坂本龍一", "Кино", 7), (3, "Cake", "", 1)]
 
@@ -44,6 +45,30 @@ def test_write_table_overwrites_with_one_new_version_per_write(spark, tmp_path):
     second = write_table(spark.range(3), path)
     assert (first.version, first.rows, second.version, second.rows) == (0, 5, 1, 3)
     assert spark.read.format("delta").load(path).count() == 3
+
+
+def test_replace_rows_deletes_what_matches_and_adds_rows_in_one_commit_marking_files_not_rewriting_them(spark, tmp_path):
+    path = str(tmp_path / "t")
+    rows = [(user, n) for user in ("a", "b", "c") for n in range(1, 5)]
+    write_table(spark.createDataFrame(rows, "user string, n int").repartition(2), path,
+                constraints={"n_positive": "n > 0"}, properties={"delta.enableDeletionVectors": "true"})
+    # a's rows from 3 on and b's from 4 on are replaced; c's are kept
+    cut = spark.createDataFrame([("a", 3), ("b", 4)], "user string, _from int")
+    condition = (F.col("t.user") == F.col("s.user")) & (F.col("t.n") >= F.col("s._from"))
+    added = spark.createDataFrame([("a", 3), ("b", 40), ("d", 1)], "user string, n int")
+    version = replace_rows(path, added, cut, condition)
+    assert (version.version, version.rows) == (1, 3)
+    table = spark.read.format("delta").load(path)
+    assert sorted(map(tuple, table.collect())) == sorted(
+        [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("b", 3), ("b", 40), ("c", 1), ("c", 2), ("c", 3), ("c", 4),
+         ("d", 1)])
+    metrics = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first()["operationMetrics"]
+    # the files that lost rows got deletion vectors; none was copied
+    assert int(metrics["numTargetDeletionVectorsAdded"]) >= 1 and int(metrics["numTargetRowsDeleted"]) == 3
+    assert int(metrics["numTargetRowsCopied"]) == 0
+    with pytest.raises(DataQualityError, match="n_positive"):  # the table's constraints hold for what it adds
+        replace_rows(path, spark.createDataFrame([("e", 0)], "user string, n int"), cut, condition)
+    assert spark.read.format("delta").load(path).count() == 12
 
 
 def test_a_constraint_violation_in_other_wording_still_gives_one_line():

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lastfm.errors import ConcurrentRunError, DataQualityError
@@ -81,8 +83,34 @@ def write_table(rows: DataFrame, uri: str, note: str | None = None,
         writer = writer.option(f"delta.constraints.{name}", check)
     for name, value in (properties or {}).items():
         writer = writer.option(name, value)
-    try:
+    with committing(uri):
         writer.save(uri)
+    return table_version(rows.sparkSession, uri)
+
+
+def replace_rows(uri: str, rows: DataFrame, replaced: DataFrame, condition: Column) -> TableVersion:
+    """In one commit of the Delta table at `uri` (a MERGE): delete every row `t` of the table that
+    matches a row `s` of `replaced` on `condition` (a Column over `t.` and `s.`; a row `t` matches
+    at most one `s`), and add `rows`. On a table with deletion vectors (`delta.enableDeletionVectors`)
+    a file that loses rows gets a bitmap of them instead of being rewritten; the table's CHECK
+    constraints hold for the rows added, as in `write_table`."""
+    marker = "_replaced"  # one source for both: what is deleted (marked) and what is added
+    source = replaced.withColumn(marker, F.lit(True)).unionByName(rows.withColumn(marker, F.lit(False)),
+                                                                  allowMissingColumns=True)
+    merge = (DeltaTable.forPath(rows.sparkSession, uri).alias("t").merge(source.alias("s"), F.col(f"s.{marker}") & condition)
+             .whenMatchedDelete()
+             .whenNotMatchedInsert(condition=~F.col(f"s.{marker}"), values={c: F.col(f"s.`{c}`") for c in rows.columns}))
+    with committing(uri):
+        merge.execute()
+    return table_version(rows.sparkSession, uri)
+
+
+@contextmanager
+def committing(uri: str):
+    """Delta's commit errors as the job's: another writer's conflicting commit (ConcurrentRunError)
+    and a violated CHECK constraint (DataQualityError), each a line naming the table."""
+    try:
+        yield
     except Exception as error:
         conflict = commit_conflict(error)
         if conflict:
@@ -91,7 +119,6 @@ def write_table(rows: DataFrame, uri: str, note: str | None = None,
         if "DeltaInvariantViolationException" not in str(error):
             raise
         raise DataQualityError(f"{uri}: {constraint_violation(str(error))}") from None
-    return table_version(rows.sparkSession, uri)
 
 
 def constraint_violation(message: str) -> str:

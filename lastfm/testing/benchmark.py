@@ -9,6 +9,7 @@ JVM plus its Python driver), sampled from /proc every 0.1 s.
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import statistics
@@ -31,8 +32,12 @@ _DUCKDB_SNIPPET = (
 ENGINES = (("duckdb", "DuckDB SQL"), ("spark_count", "Spark, count the lines only"),
            ("spark_bare", "Spark, the job's transforms only (no writes)"), ("job_cold", "the job, cold"),
            ("job_regap", "the job, re-run: another gap"), ("job_retop", "the job, re-run: another top-N"),
-           ("job_daily_cold", "the job, cold, history + one day"), ("job_increment", "the job, --incremental: the day added"),
-           ("spark_bare_increment", "Spark, the least increment (no checks)"))
+           ("job_daily_cold", "the job, cold, history + one day"),
+           ("job_increment_1x", "the job, --incremental: the day added to 1/4"),
+           ("job_increment", "the job, --incremental: the day added"),
+           ("spark_bare_increment", "Spark, the least increment (no checks)"),
+           ("spark_count_day", "Spark, count the day's lines only"),
+           ("maintenance", "jobs/maintain.py after the day"))
 
 
 @dataclass
@@ -186,3 +191,42 @@ def split_off_a_day(source: Path, history: Path, day: Path, every: int = 1000, r
             block.append(line if line.endswith("\n") else line + "\n")
         flush()
     return written[0], written[1]
+
+
+def newest_share(source: Path, target: Path, share: float = 0.25) -> int:
+    """Write each user's newest `share` of the plays of `source` (grouped by user, newest first, as
+    the generator and the real file are) to `target`: the same users with a history `1/share` times
+    shorter. Returns the lines written."""
+    written, user, block = 0, None, []
+    with open(source, encoding="utf-8", newline="") as lines, open(target, "w", encoding="utf-8", newline="") as out:
+        def flush():
+            nonlocal written
+            kept = block[:math.ceil(len(block) * share)]
+            out.writelines(kept)
+            written += len(kept)
+            block.clear()
+
+        for line in lines:
+            current = line.split("\t", 1)[0]
+            if current != user:
+                flush()
+                user = current
+            block.append(line)
+        flush()
+    return written
+
+
+def files_written(before: dict[str, int], folder: Path) -> dict[str, int]:
+    """Bytes of the files under `folder` that are not in `before` (relative path -> size, from
+    `file_sizes`) or changed size, per top-level folder (a Delta table) and `_delta_log` apart."""
+    written: dict[str, int] = {}
+    for path, size in file_sizes(folder).items():
+        if before.get(path) != size:
+            table = path.split("/", 1)[0]
+            key = f"{table}/_delta_log" if "/_delta_log/" in path else table
+            written[key] = written.get(key, 0) + size
+    return written
+
+
+def file_sizes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
