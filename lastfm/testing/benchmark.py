@@ -17,7 +17,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 
 # DuckDB's side: the independent reference implementation (lastfm/testing/duckdb_reference.py), in a
@@ -170,26 +172,13 @@ def split_off_a_day(source: Path, history: Path, day: Path, every: int = 1000, r
     plays (a phone that syncs days late; plays older than some the warehouse already holds).
     Returns (history lines, day lines); both files end with a newline."""
     written = [0, 0]
-    with open(source, encoding="utf-8", newline="") as lines, open(history, "w", encoding="utf-8", newline="") as old, \
-            open(day, "w", encoding="utf-8", newline="") as new:
-        block: list[str] = []
-
-        def flush():
+    with open(history, "w", encoding="utf-8", newline="") as old, open(day, "w", encoding="utf-8", newline="") as new:
+        for block in user_blocks(source):
             newest, late = -(-len(block) // every), -(-len(block) // every) + -(-len(block) // recent)
             for index, line in enumerate(block):  # ceil: every user gets at least one new play
                 target = 1 if index < newest or (index < late and (index - newest) % late_every == late_every - 1) else 0
                 (new if target else old).write(line)
                 written[target] += 1
-            block.clear()
-
-        user = None
-        for line in lines:
-            current = line.split("\t", 1)[0]
-            if current != user:
-                flush()
-                user = current
-            block.append(line if line.endswith("\n") else line + "\n")
-        flush()
     return written[0], written[1]
 
 
@@ -197,23 +186,21 @@ def newest_share(source: Path, target: Path, share: float = 0.25) -> int:
     """Write each user's newest `share` of the plays of `source` (grouped by user, newest first, as
     the generator and the real file are) to `target`: the same users with a history `1/share` times
     shorter. Returns the lines written."""
-    written, user, block = 0, None, []
-    with open(source, encoding="utf-8", newline="") as lines, open(target, "w", encoding="utf-8", newline="") as out:
-        def flush():
-            nonlocal written
+    written = 0
+    with open(target, "w", encoding="utf-8", newline="") as out:
+        for block in user_blocks(source):
             kept = block[:math.ceil(len(block) * share)]
             out.writelines(kept)
             written += len(kept)
-            block.clear()
-
-        for line in lines:
-            current = line.split("\t", 1)[0]
-            if current != user:
-                flush()
-                user = current
-            block.append(line)
-        flush()
     return written
+
+
+def user_blocks(source: Path) -> Iterator[list[str]]:
+    """The lines of `source`, a file grouped by user, as one list per user, in file order; every
+    line ends with a newline."""
+    with open(source, encoding="utf-8", newline="") as lines:
+        for _, block in groupby(lines, key=lambda line: line.split("\t", 1)[0]):
+            yield [line if line.endswith("\n") else line + "\n" for line in block]
 
 
 def files_written(before: dict[str, int], folder: Path) -> dict[str, int]:
