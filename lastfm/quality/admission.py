@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -107,7 +106,7 @@ def history_near(plays: DataFrame, batch_plays_facts: list[dict], users: list[st
     if not firsts:
         return plays.limit(0)
     # the column against literals, not a function of it, so that Delta and Parquet skip by statistics
-    first, last = (F.lit(datetime.fromtimestamp(s, timezone.utc)) for s in (min(firsts), max(lasts)))
+    first, last = (F.timestamp_seconds(F.lit(s)) for s in (min(firsts), max(lasts)))  # folded into literals
     return plays.where(F.col(USER_ID).isin(users) & F.col(TS).between(first, last) & (F.col(BATCH) < below_batch))
 
 
