@@ -149,6 +149,12 @@ def iso_instant(epoch_seconds: int) -> str:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime(report.ISO)
 
 
+# Deletion vectors (Delta 2.4+; a table feature: reader 3, writer 7, which Delta 3.3, 4.0, 4.4 and
+# delta-rs 1.x read): an update's MERGE marks the replaced sessions in a bitmap instead of
+# rewriting the files that hold them.
+SESSIONS_PROPERTIES = {"delta.enableDeletionVectors": "true"}
+
+
 def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: Ingested, runs: list[dict],
                              run: RunRecord):
     """The `sessions` of the plays the run answers from: (the sessions, reused).
@@ -190,12 +196,6 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
     run.written["sessions"] = written.version
     run.sessions_batch, run.sessions_rules = ingested.batch, rules
     return read_table(spark, path("sessions")), False
-
-
-# Deletion vectors (Delta 2.4+; a table feature: reader 3, writer 7, which Delta 3.3, 4.0, 4.4 and
-# delta-rs 1.x read): an update's MERGE marks the replaced sessions in a bitmap instead of
-# rewriting the files that hold them.
-SESSIONS_PROPERTIES = {"delta.enableDeletionVectors": "true"}
 
 
 def run(spark: SparkSession, config: JobConfig) -> dict:
