@@ -17,7 +17,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession, Window
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lastfm import bookkeeping, ingest, schemas
@@ -29,7 +29,7 @@ from lastfm.quality import checks, profiling, report
 from lastfm.question import sessions as sessions_module
 from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.question.rankings import plays_in_sessions, song_play_counts, top_sessions, top_tracks
-from lastfm.question.session_update import recomputed_sessions, replaced_sessions, session_bounds
+from lastfm.question.session_update import merged_sessions, recomputed_sessions, replaced_sessions, session_bounds
 from lastfm.question.sessions import build_sessions
 from lastfm.schemas import (
     BATCH,
@@ -38,8 +38,6 @@ from lastfm.schemas import (
     PLAY_COUNT,
     RANK,
     SESSION_END,
-    SESSION_ID,
-    SESSION_NUMBER,
     SESSION_START,
     TS,
     USER_ID,
@@ -183,7 +181,7 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
                  ingested.batch)
         replaced, condition = replaced_sessions(spark, bounds)
         # cached: the MERGE reads its source twice (to find the rows it replaces, then to write)
-        recomputed = recomputed_sessions(plays, bounds, gap).cache()
+        recomputed = recomputed_sessions(plays, sessions, bounds, gap, state[0]).cache()
         try:
             written = replace_rows(path("sessions"), recomputed, replaced, condition)
         finally:
@@ -389,11 +387,8 @@ def bare_increment(spark: SparkSession, day_uri: str, warehouse: str, gap_second
     their songs, as OUTPUT_COLUMNS dicts in rank order. Nothing else: no ledger bookkeeping, rejects,
     checks, profile, report, runs row or small tables, and no look at older plays for a day's play
     repeating one at the same second (so `duplicate_plays` may come out low; sessions, play counts and
-    the answer are right).
-
-    The merge: a user's sessions and new plays, as intervals ordered by start, where an interval
-    opens a session when it starts more than the gap after the latest end before it; the sessions
-    it joins are summed into one and numbered in order."""
+    the answer are right). The sessions and the day's plays merged as the job's update merges them
+    (session_update.merged_sessions), for every user."""
     plays_uri, sessions_uri = f"{warehouse.rstrip('/')}/plays", f"{warehouse.rstrip('/')}/sessions"
     files_record.read_record(spark, f"{warehouse.rstrip('/')}/files")
     day = valid_plays(read_lines(spark, day_uri).transform(parse_lines)).cache()
@@ -402,16 +397,8 @@ def bare_increment(spark: SparkSession, day_uri: str, warehouse: str, gap_second
     pieces = read_table(spark, sessions_uri).select(USER_ID, SESSION_START, SESSION_END, PLAY_COUNT, DUPLICATE_PLAYS).unionByName(
         day.select(USER_ID, F.col(TS).alias(SESSION_START), F.col(TS).alias(SESSION_END),
                    F.lit(1).cast("long").alias(PLAY_COUNT), F.lit(0).cast("long").alias(DUPLICATE_PLAYS)))
-    by_user = Window.partitionBy(USER_ID).orderBy(F.unix_timestamp(SESSION_START))
-    reach = F.max(F.unix_timestamp(SESSION_END)).over(by_user.rowsBetween(Window.unboundedPreceding, -1))
-    opens = F.coalesce(F.unix_timestamp(SESSION_START) - reach > gap_seconds, F.lit(True)).cast("int")
-    merged = (pieces.withColumn("_opens", opens)
-              .withColumn(SESSION_NUMBER, F.sum("_opens").over(by_user.rowsBetween(Window.unboundedPreceding, 0)).cast("int"))
-              .groupBy(USER_ID, SESSION_NUMBER)
-              .agg(F.min(SESSION_START).alias(SESSION_START), F.max(SESSION_END).alias(SESSION_END),
-                   F.sum(PLAY_COUNT).alias(PLAY_COUNT), F.sum(DUPLICATE_PLAYS).alias(DUPLICATE_PLAYS))
-              .withColumn(SESSION_ID, sessions_module.session_id(F.col(USER_ID), F.col(SESSION_NUMBER))))
-    write_table(merged.select(*schemas.SESSIONS.fieldNames()), sessions_uri)
+    merged = merged_sessions(pieces, gap_seconds, F.lit(1))
+    write_table(merged, sessions_uri)
     longest = read_table(spark, sessions_uri).transform(top_sessions(sessions)).cache()
     ranked = read_table(spark, plays_uri).transform(plays_in_sessions(longest)).transform(top_tracks(tracks))
     return [row.asDict() for row in ranked.orderBy(RANK).select(*OUTPUT_COLUMNS).collect()]

@@ -4,7 +4,7 @@ everything again.
 What is proved (for the cases the strategy reaches, 200 examples a run): for history plays H,
 a non-empty batch of new plays N and S = the sessions of H,
 
-    updated_sessions(H + N, S, session_bounds(S, N, gap), gap)
+    updated_sessions(H + N, S, session_bounds(S, N, gap), gap, since_batch=H's batch)
 
 collected is, row for row and in every column of schemas.SESSIONS, the sessions of H + N.
 
@@ -196,6 +196,13 @@ def label(gap, history, new, expected):
         event("duplicate in same second: a new play repeats a history play")
 
 
+def update_of(spark, sessions, history, new, gap):
+    """`sessions` (of the `history` plays, batch 1) updated with the `new` plays (batch 2)."""
+    new_plays = plays_frame(spark, new, batch=2)
+    bounds = session_bounds(sessions, new_plays, gap)
+    return updated_sessions(plays_frame(spark, history).unionByName(new_plays), sessions, bounds, gap, since_batch=1)
+
+
 # --- the property ---------------------------------------------------------------------------
 
 
@@ -208,8 +215,7 @@ def test_updated_sessions_equal_a_plain_python_sessionization_of_all_plays(spark
     expected = model_sessions(history + new, gap)
     label(gap, history, new, expected)
     sessions = sessions_frame(spark, model_sessions(history, gap))
-    bounds = session_bounds(sessions, plays_frame(spark, new, batch=2), gap)
-    updated = updated_sessions(plays_frame(spark, history + new), sessions, bounds, gap)
+    updated = update_of(spark, sessions, history, new, gap)
     assert [(f.name, f.dataType) for f in updated.schema] == [(f.name, f.dataType) for f in SESSIONS]
     epoch = int(EPOCH.timestamp())
     got = sorted(  # collected timestamps are naive local time: .timestamp() reads them back as such
@@ -232,9 +238,7 @@ def session(user, number, start, end, count, dups=0):
 
 
 def update(spark, history_sessions, history, new, gap=GAP):
-    sessions = local_frame(spark, history_sessions, SESSIONS)
-    bounds = session_bounds(sessions, plays_frame(spark, new, batch=2), gap)
-    return updated_sessions(plays_frame(spark, history + new), sessions, bounds, gap)
+    return update_of(spark, local_frame(spark, history_sessions, SESSIONS), history, new, gap)
 
 
 def test_a_late_play_bridges_two_sessions_and_the_later_ones_are_renumbered(spark):

@@ -37,7 +37,7 @@ from pyspark.sql import functions as F
 
 from lastfm.config import JobConfig
 from lastfm.quality import profiling
-from lastfm.schemas import ARTIST_NAME, BATCH, LINE, REASON, SOURCE_FILE, TRACK_NAME, TS, USER_ID
+from lastfm.schemas import ARTIST_NAME, BATCH, REASON, SOURCE_FILE, TRACK_NAME, TS, USER_ID
 from lastfm.storage import record
 from lastfm.storage.record import Claimed
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from lastfm.schemas import (
@@ -50,6 +50,12 @@ def session_id(user_id, session_number):
     return F.concat_ws("/", user_id, session_number.cast("string"))
 
 
+def play_key() -> Column:
+    """A play's window key (see the module docstring): its epoch second, then 24 bits of its song."""
+    song_bits = F.xxhash64(ARTIST_NAME, TRACK_NAME).bitwiseAND(F.lit((1 << _SONG_BITS) - 1).cast("long"))
+    return F.shiftleft(F.unix_timestamp(TS), _SONG_BITS).bitwiseOR(song_bits)
+
+
 def assign_sessions(gap_seconds: int) -> Callable[[DataFrame], DataFrame]:
     """Add `session_number` and `_duplicate` (a repeat of the play before it) to every play.
 
@@ -58,15 +64,13 @@ def assign_sessions(gap_seconds: int) -> Callable[[DataFrame], DataFrame]:
     """
 
     def transform(plays: DataFrame) -> DataFrame:
-        song_bits = F.xxhash64(ARTIST_NAME, TRACK_NAME).bitwiseAND(F.lit((1 << _SONG_BITS) - 1).cast("long"))
-        key = F.shiftleft(F.unix_timestamp(TS), _SONG_BITS).bitwiseOR(song_bits)
         by_user = Window.partitionBy(USER_ID).orderBy(_KEY)
         before = F.lag(_KEY).over(by_user)
         seconds = lambda k: F.shiftright(k, _SONG_BITS)  # noqa: E731
         starts_session = F.coalesce(seconds(F.col(_KEY)) - seconds(before) > gap_seconds, F.lit(True))
         # of plays in one second only the first can start a session (the others are 0 s after
         # the play before), so the running sum gives them all the same number, in any order
-        numbered = plays.withColumn(_KEY, key).withColumns({
+        numbered = plays.withColumn(_KEY, play_key()).withColumns({
             SESSION_NUMBER: F.sum(starts_session.cast("int")).over(by_user).cast("int"),
             DUPLICATE: F.coalesce(before == F.col(_KEY), F.lit(False)),
         })
