@@ -21,7 +21,7 @@ from lastfm.errors import ConcurrentRunError, UsageError
 from lastfm.pipeline import run
 from lastfm.storage import maintenance
 from lastfm.storage.writing import commit_conflict
-from lastfm.storage.maintenance import (LISTING_PARALLELISM, RETENTION_ARGUMENT, RETENTION_CHECK,
+from lastfm.storage.maintenance import (LISTING_PARALLELISM, MIN_FILE_SIZE, RETENTION_ARGUMENT, RETENTION_CHECK,
                                         maintain)
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
@@ -73,7 +73,7 @@ def warehouse(spark, tmp_path):
 def session_settings(spark) -> dict:
     """The settings maintenance changes while it runs, as the session has them (None: unset)."""
     settings = {}
-    for key in (RETENTION_CHECK, RETENTION_ARGUMENT, LISTING_PARALLELISM):
+    for key in (RETENTION_CHECK, RETENTION_ARGUMENT, LISTING_PARALLELISM, MIN_FILE_SIZE):
         try:
             settings[key] = spark.conf.get(key)
         except Exception:  # noqa: BLE001 - a key this Delta does not know, unset
@@ -120,6 +120,24 @@ def test_maintenance_compacts_vacuums_and_keeps_rows_and_properties(spark, wareh
         spark.read.format("delta").option("versionAsOf", 1).load(plays).collect()
     # the session's settings are as they were
     assert session_settings(spark) == settings_before
+
+
+def test_compaction_leaves_the_files_above_its_threshold_as_they_are(spark, tmp_path):
+    """A full parse's large files stay; only the small ones the daily runs add are rewritten."""
+    plays = tmp_path / "wh" / "plays"
+    big = [(f"user_{i:06d}", i * 7919 % 1_000_003) for i in range(30_000)]  # one file of ~200 KB
+    spark.createDataFrame(big, SCHEMA).coalesce(1).write.format("delta").save(str(plays))
+    (big_file,) = parquet_files(plays)
+    for day in DAYS:
+        write(spark, day, str(plays))
+    sizes = sorted(p.stat().st_size for p in plays.glob("*.parquet"))
+    assert sizes[-1] > 100_000 > sizes[-2]  # the threshold below parts them: 6 small files, 1 big
+
+    done = maintain(spark, str(tmp_path / "wh"), tables=["plays"], compact_below_bytes=100_000)["plays"]
+
+    assert (done.files_before, done.files_compacted, done.files_written, done.files_after) == (7, 6, 1, 2)
+    assert big_file in {uri.rsplit("/", 1)[1] for uri in spark.read.format("delta").load(str(plays)).inputFiles()}
+    assert spark.read.format("delta").load(str(plays)).count() == 30_000 + 6
 
 
 def test_the_default_retention_keeps_the_files_of_the_last_seven_days(spark, warehouse):
