@@ -272,34 +272,37 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def ratio(result: dict, over: str, under: str) -> float:
+def ratio(result: dict | None, over: str, under: str) -> float | None:
+    """The ratio of two medians of `result`; None when the size or either engine was not measured."""
+    if not result or f"{over}_median_s" not in result or f"{under}_median_s" not in result:
+        return None
     return round(result[f"{over}_median_s"] / result[f"{under}_median_s"], 2)
 
 
 def targets(results: dict[int, dict]) -> list[tuple[str, str, float | None]]:
-    """(target, goal, measured ratio or None when that size was not measured) for each of issue
-    11's targets, from the results of every size measured so far."""
+    """(target, goal, measured ratio or None when it was not measured) for each performance target
+    (docs/performance.md), from the results of every size measured so far."""
     at = results.get
     rows = [
-        (f"job cold / Spark bare, {FULL:,} rows", "<= 1.3", at(FULL) and ratio(at(FULL), "job_cold", "spark_bare")),
-        (f"job cold / Spark counting lines, {SMALL:,} rows", "<= 2.0", at(SMALL) and ratio(at(SMALL), "job_cold", "spark_count")),
+        (f"job cold / Spark bare, {FULL:,} rows", "<= 1.3", ratio(at(FULL), "job_cold", "spark_bare")),
+        (f"job cold / Spark counting lines, {SMALL:,} rows", "<= 2.0", ratio(at(SMALL), "job_cold", "spark_count")),
     ]
     for size in RERUN_SIZES:
         for name, what in (("job_regap", "another gap"), ("job_retop", "another top-N")):
-            rows.append((f"re-run ({what}) / cold, {size:,} rows", "<= 0.4", at(size) and ratio(at(size), name, "job_cold")))
-    rows.append((f"job cold / DuckDB, {FULL:,} rows", "< 5", at(FULL) and ratio(at(FULL), "job_cold", "duckdb")))
-    scale = at(SCALE) and at(FULL) and round(at(SCALE)["job_cold_median_s"] / at(FULL)["job_cold_median_s"], 2)
+            rows.append((f"re-run ({what}) / cold, {size:,} rows", "<= 0.4", ratio(at(size), name, "job_cold")))
+    rows.append((f"job cold / DuckDB, {FULL:,} rows", "< 5", ratio(at(FULL), "job_cold", "duckdb")))
+    big, full = ((at(size) or {}).get("job_cold_median_s") for size in (SCALE, FULL))
+    scale = big and full and round(big / full, 2)
     rows.append((f"job cold {SCALE:,} rows / {FULL:,} rows (1g driver)", "<= 4.5", scale))
-    daily = at(FULL) if at(FULL) and "job_increment_median_s" in at(FULL) else None
-    got = lambda over, under: daily and f"{over}_median_s" in daily and ratio(daily, over, under)  # noqa: E731
-    rows.append((f"job cold / Spark bare, {FULL:,} rows: not slower than 2 Dec", "<= 2.11",
-                 at(FULL) and "job_cold_median_s" in at(FULL) and ratio(at(FULL), "job_cold", "spark_bare")))
+    daily = at(FULL) or {}
+    got = lambda over, under: ratio(daily, over, under)  # noqa: E731
+    rows.append((f"job cold / Spark bare, {FULL:,} rows: not slower than 2 Dec", "<= 2.11", ratio(at(FULL), "job_cold", "spark_bare")))
     rows.append(("one day --incremental: history 4x / 1x, time", "<= 1.05", got("job_increment", "job_increment_1x")))
     rows.append(("  (or at most 3 s more: the difference in s)", "<= 3",
-                 daily and "job_increment_1x_median_s" in daily
+                 "job_increment_1x_median_s" in daily
                  and round(daily["job_increment_median_s"] - daily["job_increment_1x_median_s"], 1)))
     rows.append(("one day --incremental: history 4x / 1x, bytes written", "<= 1.5",
-                 daily and "job_increment_1x_bytes_median" in daily
+                 "job_increment_1x_bytes_median" in daily
                  and round(daily["job_increment_bytes_median"] / daily["job_increment_1x_bytes_median"], 2)))
     rows.append((f"one day --incremental / cold, {FULL:,} rows", "<= 0.25", got("job_increment", "job_daily_cold")))
     rows.append(("one day --incremental / Spark counting the day's lines", "<= 2.5", got("job_increment", "spark_count_day")))
@@ -328,7 +331,7 @@ def main(argv=None):
         print(f"benchmark: one day added to {rows:,} rows", flush=True)
         print(report(bench_daily(rows, args)), flush=True)
     results = {r["rows"]: r for r in (json.loads(p.read_text()) for p in sorted((args.data / "results").glob("*.json")))}
-    print("targets (issues 11 and 12; every size measured so far, data/bench/results):")
+    print("targets (every size measured so far, data/bench/results):")
     print(targets_table(results))
     if args.plot:
         benchmark.plot(list(results.values()), args.plot)
