@@ -85,8 +85,8 @@ def maintain(spark: SparkSession, warehouse: str, retention_hours: int = DEFAULT
     """OPTIMIZE (compaction), then VACUUM with `retention_hours`, each Delta table under
     `warehouse` (`<warehouse>/<name>` for the names of `tables`, by default config.TABLES and
     config.BOOKKEEPING_TABLES); a table that is not there is skipped. OPTIMIZE rewrites the files
-    under `compact_below_bytes` only. Returns table name ->
-    Maintained, for the tables maintained, in that order.
+    under `compact_below_bytes` only. Returns table name -> Maintained, for the tables maintained,
+    in that order.
 
     `retention_hours` is whole hours (Delta rounds to them). Raises UsageError (nothing changed)
     when the warehouse is missing or holds none of the tables, a name is unknown,
