@@ -32,7 +32,7 @@ from lastfm.quality import admission, checks, profiling
 from lastfm.question.parsing import PARSE_VERSION, parse_lines
 from lastfm.schemas import BATCH, LINE, REASON, SOURCE_FILE, USER_ID
 from lastfm.storage import record
-from lastfm.storage.reading import hadoop_path, input_files, path_exists, qualified, read_lines, read_table
+from lastfm.storage.reading import hadoop_path, input_files, latest_commit, path_exists, qualified, read_lines, read_table
 from lastfm.storage.record import Claimed, Record
 from lastfm.storage.writing import TableVersion, write_table
 
@@ -54,6 +54,9 @@ class Ingested:
     reused: bool = False  # nothing parsed: the tables stand as they are
     rebuilt: bool = False  # `plays` rewritten whole, or rows of counted files replaced: sessions built anew
     written: dict[str, int] = field(default_factory=dict)  # table -> the version this run wrote
+    # the plays held before `batch` at the (user, second) pairs of its plays (admission.held_at),
+    # cached, where the repeats check looked up all of them: what the sessions update needs too
+    held: DataFrame | None = None
 
     @property
     def unresolved(self) -> list[str]:
@@ -73,6 +76,8 @@ def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
         claims = [c for c in current.pending if c.kind not in record.PARSED or path_exists(spark, c.path)]
         redone = take_batch(spark, config, current, current.last_batch, claims, run_id)
         rebuilt, written = redone.rebuilt, redone.written
+        if redone.held is not None:
+            redone.held.unpersist()
         current = record.read_record(spark, uri)
     listing = input_files(spark, config.input)
     claims = record.plan(current, listing, full=not config.incremental, readmit=config.readmit,
@@ -97,7 +102,7 @@ def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
     ingested = answered(spark, config, after, rebuilt=rebuilt or taken.rebuilt,
                         written={**written, **taken.written})
     ingested.files, ingested.duplicates, ingested.quarantined = taken.admitted, taken.duplicates, taken.quarantined
-    ingested.rows_added = taken.rows_added
+    ingested.rows_added, ingested.held = taken.rows_added, taken.held
     return ingested
 
 
@@ -125,7 +130,7 @@ def answered(spark: SparkSession, config: JobConfig, current: Record, **flags) -
         raise UsageError(f"no plays in {config.warehouse}: no input file has been admitted"
                          + (f" (refused: {', '.join(current.unresolved)})" if current.unresolved else ""))
     plays = config.table_path("plays")
-    version = DeltaTable.forPath(spark, plays).history(1).select("version").head()["version"]
+    version = latest_commit(spark, plays)["version"]
     return Ingested(TableVersion(plays, version, None), current.completed_batch,
                     warehouse_profile(spark, list(current.counted.values())), current, **flags)
 
@@ -145,6 +150,7 @@ class Taken:
     rows_added: int
     rebuilt: bool
     written: dict[str, int]
+    held: DataFrame | None  # Ingested.held
 
 
 def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],
@@ -157,7 +163,7 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
         facts = {f["path"]: f for f in admission.file_facts(rows, int(time.time()))} if rows is not None else {}
         for c in parsed_claims:
             facts.setdefault(c.path, empty_facts(c.path))  # a file with no line
-        verdicts = judge_all(spark, config, current, batch, claims, rows, facts)
+        verdicts, held = judge_all(spark, config, current, batch, claims, rows, facts)
         outcomes, written = outcome_rows(current, batch, claims, facts, verdicts, rebuild)
         rows_added, versions = write_batch(spark, config, current, batch, claims, rows, written, verdicts, rebuild, facts)
     finally:
@@ -168,13 +174,16 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
         if verdict.status in (record.DUPLICATE, record.QUARANTINED, record.CHANGED):
             log.warning("%s %s: %s", verdict.status, path, verdict.reason)
     replaced = any(c.kind == record.READMIT and current.state[c.path]["status"] == record.CHANGED for c in claims)
+    if held is not None and any(c.kind == record.READMIT for c in claims):  # its plays were not looked up
+        held.unpersist()
+        held = None
     return Taken(admitted=[c.path for c in parsed_claims if c.kind in (record.NEW, record.READMIT)
                            and verdicts[c.path].status == record.ADMITTED],
                  duplicates={p: v.reason for p, v in verdicts.items() if v.status == record.DUPLICATE},
                  # refused by this run: a file refused before with the same content is not news
                  quarantined={p: v.reason for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)
                               and not _refused_before(current.state.get(p), v, facts[p])},
-                 rows_added=rows_added, rebuilt=rebuild or replaced, written=versions)
+                 rows_added=rows_added, rebuilt=rebuild or replaced, written=versions, held=held)
 
 
 def _refused_before(before: dict | None, verdict: admission.Verdict, facts: dict) -> bool:
@@ -208,14 +217,15 @@ def empty_facts(path: str) -> dict:
 
 
 def judge_all(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],
-              rows: DataFrame | None, facts: dict[str, dict]) -> dict[str, admission.Verdict]:
-    """Each parsed file's verdict, in arrival order (modification time, then path). What a new file
+              rows: DataFrame | None, facts: dict[str, dict]) -> tuple[dict[str, admission.Verdict], DataFrame | None]:
+    """Each parsed file's verdict, in arrival order (modification time, then path), and the held
+    plays at the new files' seconds where they were looked up (Ingested.held). What a new file
     may repeat is what `plays` holds after the batch: the counted files less those it forgets."""
     forgotten = [c.path for c in claims if c.kind == record.FORGET]
     held = {path: row for path, row in current.counted.items() if path not in forgotten}
     order = sorted((c for c in claims if c.kind in record.PARSED), key=lambda c: (c.modified, c.path))
     new = [c.path for c in order if c.kind == record.NEW]
-    repeated = {}
+    repeated, held_plays = {}, None
     if new and (held or len(new) > 1):
         valid_new = rows.where(F.col(REASON).isNull() & F.col(SOURCE_FILE).isin(new))
         plays_uri = config.table_path("plays")
@@ -224,7 +234,8 @@ def judge_all(spark: SparkSession, config: JobConfig, current: Record, batch: in
             users = [r[USER_ID] for r in valid_new.select(USER_ID).distinct().collect()]
             kept = read_table(spark, plays_uri).where(~F.col(SOURCE_FILE).isin(forgotten)) if forgotten \
                 else read_table(spark, plays_uri)
-            history = admission.history_near(kept, [facts[p] for p in new], users, batch)
+            near = admission.history_near(kept, [facts[p] for p in new], users, batch)
+            history = held_plays = admission.held_at(near, valid_new).cache()
         repeated = admission.repeats(valid_new, history if history is not None else valid_new.limit(0),
                                      [c.path for c in order])
     ids = {row["content_id"]: path for path, row in held.items()}
@@ -235,7 +246,7 @@ def judge_all(spark: SparkSession, config: JobConfig, current: Record, batch: in
         verdicts[c.path] = verdict
         if verdict.status == record.ADMITTED and c.kind in (record.NEW, record.READMIT) and facts[c.path]["lines"]:
             ids.setdefault(facts[c.path]["content_id"], c.path)
-    return verdicts
+    return verdicts, held_plays
 
 
 def outcome_rows(current: Record, batch: int, claims: list[Claimed], facts: dict, verdicts: dict,

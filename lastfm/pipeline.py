@@ -181,7 +181,9 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
                  ingested.batch)
         replaced, condition = replaced_sessions(spark, bounds)
         # cached: the MERGE reads its source twice (to find the rows it replaces, then to write)
-        recomputed = recomputed_sessions(plays, sessions, bounds, gap, state[0]).cache()
+        # the held plays the repeats check looked up, where they are those of the new plays' seconds
+        held = ingested.held if state[0] == ingested.batch - 1 else None
+        recomputed = recomputed_sessions(plays, sessions, bounds, gap, state[0], held).cache()
         try:
             written = replace_rows(path("sessions"), recomputed, replaced, condition)
         finally:
@@ -280,6 +282,8 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="background") as background:
         with clock.stage("sessions"):
             sessions, sessions_reused = build_or_update_sessions(spark, config, ingested, runs, record)
+            if ingested.held is not None:
+                ingested.held.unpersist()
         with clock.stage("check_input"):
             profile = {**input_profile, **profiling.user_profile(sessions)}
             warnings += check_input(plays, profile, config)

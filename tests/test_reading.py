@@ -1,9 +1,10 @@
-"""Input listing: exactly the files Spark reads."""
+"""Input listing: exactly the files Spark reads; a Delta table's latest commit."""
 
 import pytest
+from delta.tables import DeltaTable
 
 from lastfm.errors import UsageError
-from lastfm.storage.reading import input_files, read_lines
+from lastfm.storage.reading import input_files, latest_commit, read_lines
 
 
 def test_input_files_are_the_files_spark_reads(spark, tmp_path):
@@ -24,3 +25,28 @@ def test_a_folder_of_only_hidden_files_is_empty(spark, tmp_path):
     (tmp_path / "in" / "_temporary" / "part.tsv").write_text("u\t2009-01-01T00:00:00Z\t\tA\t\tB\n")
     with pytest.raises(UsageError, match="input is empty"):
         input_files(spark, str(tmp_path / "in"))
+
+
+def test_the_latest_commit_is_what_deltas_history_says(spark, tmp_path):
+    uri = str(tmp_path / "t")
+    assert latest_commit(spark, uri) is None
+
+    def deltas_own():
+        last = DeltaTable.forPath(spark, uri).history(1).head()
+        return {"version": last["version"], "userMetadata": last["userMetadata"],
+                "rows": int(last["operationMetrics"]["numOutputRows"])}
+
+    spark.range(5).write.format("delta").option("delta.checkpointInterval", "2").save(uri)
+    assert latest_commit(spark, uri) == deltas_own() == {"version": 0, "userMetadata": None, "rows": 5}
+    spark.range(3).write.format("delta").mode("append").option("userMetadata", "a note").save(uri)
+    assert latest_commit(spark, uri) == deltas_own() == {"version": 1, "userMetadata": "a note", "rows": 3}
+    table = DeltaTable.forPath(spark, uri)
+    table.alias("t").merge(spark.range(4, 9).alias("s"), "t.id = s.id").whenNotMatchedInsertAll().execute()
+    assert latest_commit(spark, uri) == deltas_own() == {"version": 2, "userMetadata": None, "rows": 4}
+    # what Delta's log cleanup leaves: a checkpoint and the commits after it, not the ones before
+    log = tmp_path / "t" / "_delta_log"
+    assert (log / f"{2:020d}.checkpoint.parquet").exists()
+    for old in (0, 1):
+        (log / f"{old:020d}.json").unlink()
+    spark.range(2).write.format("delta").mode("append").save(uri)
+    assert latest_commit(spark, uri) == deltas_own() == {"version": 3, "userMetadata": None, "rows": 2}

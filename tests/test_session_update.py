@@ -281,3 +281,27 @@ def test_a_play_exactly_gap_after_a_session_end_joins_it_and_one_second_more_doe
         SESSIONS,
     )
     assert_df_equality(update(spark, history_sessions, history, new), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_repeat_of_a_held_play_is_found_in_the_held_plays_the_caller_looked_up(spark):
+    history = [("u1", minutes(0), "A", "x"), ("u1", minutes(5), "B", "x")]
+    history_sessions = [session("u1", 1, minutes(0), minutes(5), 2)]
+    new = [("u1", minutes(0), "A", "x"), ("u1", minutes(0), "B", "x"), ("u1", minutes(30), "A", "x")]
+    sessions = local_frame(spark, history_sessions, SESSIONS)
+    new_plays = plays_frame(spark, new, batch=2)
+    plays = plays_frame(spark, history).unionByName(new_plays)
+    bounds = session_bounds(sessions, new_plays, GAP)
+
+    def updated(held_plays):
+        return updated_sessions(plays, sessions, bounds, GAP, since_batch=1, held_plays=held_plays)
+
+    # the new (u1, 0:00, A/x) repeats the held one: 4 plays of which 1 a duplicate
+    expected = spark.createDataFrame(
+        [session("u1", 1, minutes(0), minutes(5), 4, dups=1), session("u1", 2, minutes(30), minutes(30), 1)], SESSIONS)
+    looked_up = plays_frame(spark, [("u1", minutes(0), "A", "x")])  # the held plays at the new plays' seconds
+    assert_df_equality(updated(looked_up), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(updated(None), expected, ignore_row_order=True, ignore_nullable=True)
+    # the update counts against what it is given: no held play given, no repeat of one found
+    none_held = spark.createDataFrame(
+        [session("u1", 1, minutes(0), minutes(5), 4), session("u1", 2, minutes(30), minutes(30), 1)], SESSIONS)
+    assert_df_equality(updated(looked_up.limit(0)), none_held, ignore_row_order=True, ignore_nullable=True)

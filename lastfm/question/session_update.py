@@ -61,18 +61,22 @@ def session_bounds(sessions: DataFrame, new_plays: DataFrame, gap_seconds: int) 
 
 
 def recomputed_sessions(plays: DataFrame, sessions: DataFrame, bounds: list[tuple], gap_seconds: int,
-                        since_batch: int) -> DataFrame:
+                        since_batch: int, held_plays: DataFrame | None = None) -> DataFrame:
     """For each user in `bounds` (session_bounds), the sessions from the first to recompute on:
     the user's `sessions` from that one on merged with the plays of `plays` in batches after
-    `since_batch`, numbered on from the sessions kept."""
+    `since_batch`, numbered on from the sessions kept. `held_plays`, when the caller has looked
+    them up already (the ingest's repeats check does): plays (user, ts, artist and track names)
+    holding every play of the batches up to `since_batch` at the new plays' (user, second) pairs,
+    and none of a later batch; else they are looked up in `plays`."""
     cut = F.broadcast(_cut(plays.sparkSession, bounds))
     earliest, users = _earliest(bounds), [user for user, _, _ in bounds]
     later = (sessions.where(F.col(SESSION_START) >= earliest)  # a literal: Delta skips by statistics
              .join(cut, USER_ID).where(F.col(SESSION_NUMBER) >= F.col(_FROM_NUMBER))
              .select(USER_ID, SESSION_START, SESSION_END, PLAY_COUNT, DUPLICATE_PLAYS, _FROM_NUMBER))
     new = plays.where(F.col(BATCH) > since_batch).select(USER_ID, TS, play_key().alias(_KEY))
-    held = (plays.where((F.col(BATCH) <= since_batch) & F.col(USER_ID).isin(users) & (F.col(TS) >= earliest))
-            .join(new.select(USER_ID, TS).distinct(), [USER_ID, TS], "left_semi")
+    if held_plays is None:
+        held_plays = plays.where((F.col(BATCH) <= since_batch) & F.col(USER_ID).isin(users) & (F.col(TS) >= earliest))
+    held = (held_plays.join(new.select(USER_ID, TS).distinct(), [USER_ID, TS], "left_semi")
             .select(USER_ID, play_key().alias(_KEY)).distinct().withColumn(_HELD, F.lit(1)))
     # one row per new (user, second, song): its plays after the first held or new one are duplicates
     seconds = (new.groupBy(USER_ID, _KEY).agg(F.min(TS).alias(SESSION_START), F.count(F.lit(1)).alias(PLAY_COUNT))
@@ -115,15 +119,15 @@ def replaced_sessions(spark: SparkSession, bounds: list[tuple]) -> tuple[DataFra
 
 
 def updated_sessions(plays: DataFrame, sessions: DataFrame, bounds: list[tuple], gap_seconds: int,
-                     since_batch: int) -> DataFrame:
+                     since_batch: int, held_plays: DataFrame | None = None) -> DataFrame:
     """The whole `sessions` table after the plays of batches after `since_batch` (what
     `replaced_sessions` and `recomputed_sessions` make of it): the sessions of users without new
     plays as they are; for each user in `bounds`, the sessions before the first to recompute as
-    they are, and the rest recomputed."""
+    they are, and the rest recomputed (`held_plays` as in `recomputed_sessions`)."""
     cut = F.broadcast(_cut(plays.sparkSession, bounds))
     kept = (sessions.join(cut, USER_ID, "left").where(F.col(_FROM_NUMBER).isNull() | (F.col(SESSION_NUMBER) < F.col(_FROM_NUMBER)))
             .select(*SESSIONS.fieldNames()))
-    return kept.unionByName(recomputed_sessions(plays, sessions, bounds, gap_seconds, since_batch))
+    return kept.unionByName(recomputed_sessions(plays, sessions, bounds, gap_seconds, since_batch, held_plays))
 
 
 _FROM_NUMBER, _KEY, _HELD = "_from_number", "_key", "_held"

@@ -6,8 +6,9 @@ Paths are any URI Spark's Hadoop layer reads (local, file://, s3a://, gs://, hdf
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from lastfm.errors import UsageError
@@ -73,16 +74,32 @@ def read_table(spark: SparkSession, uri: str, version: int | None = None) -> Dat
 
 def latest_commit(spark: SparkSession, uri: str) -> dict | None:
     """`version`, `userMetadata` and `rows` of the latest commit of the Delta table at `uri`; None
-    when there is no Delta table there. `rows` is the commit's numOutputRows metric, read from
-    the transaction log; where commit metrics are off (spark.databricks.delta.history.
-    metricsEnabled=false) the rows of that version are counted instead."""
-    if not DeltaTable.isDeltaTable(spark, uri):
+    when there is no Delta table there. `rows` is the commit's numOutputRows metric; where commit
+    metrics are off (spark.databricks.delta.history.metricsEnabled=false) the rows of that version
+    are counted instead.
+
+    Read from the transaction log as Delta's protocol lays it out (`_delta_log/<version, 20
+    digits>.json`, one action per line, the commit's `commitInfo` among them): a listing and one
+    small file, where DeltaTable.history(1) runs a Spark job (~0.3 s warm, nine times a run). Log
+    cleanup removes only commits older than a checkpoint, never the latest."""
+    log_dir, fs = hadoop_path(spark, f"{uri.rstrip('/')}/_delta_log")
+    if not fs.exists(log_dir):
         return None
-    last = DeltaTable.forPath(spark, uri).history(1).select("version", "userMetadata", "operationMetrics").head()
-    rows = (last["operationMetrics"] or {}).get("numOutputRows")
+    names = [status.getPath().getName() for status in fs.listStatus(log_dir)]
+    versions = [int(name[:-5]) for name in names if re.fullmatch(r"\d{20}\.json", name)]
+    if not versions:
+        return None
+    version = max(versions)
+    stream = fs.open(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(log_dir, f"{version:020d}.json"))
+    try:
+        actions = spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8").splitlines()
+    finally:
+        stream.close()
+    info = next((a["commitInfo"] for a in map(json.loads, filter(None, actions)) if "commitInfo" in a), {})
+    rows = (info.get("operationMetrics") or {}).get("numOutputRows")
     if rows is None:
-        rows = spark.read.format("delta").option("versionAsOf", last["version"]).load(uri).count()
-    return {"version": last["version"], "userMetadata": last["userMetadata"], "rows": int(rows)}
+        rows = spark.read.format("delta").option("versionAsOf", version).load(uri).count()
+    return {"version": version, "userMetadata": info.get("userMetadata"), "rows": int(rows)}
 
 
 def path_exists(spark: SparkSession, uri: str) -> bool:
