@@ -4,8 +4,9 @@ from datetime import datetime
 
 import pytest
 
-from lastfm.errors import UsageError
+from lastfm.errors import ConcurrentRunError, UsageError
 from lastfm.storage import record
+from lastfm.storage.reading import read_table
 from lastfm.storage.record import Claimed, record_of
 
 T = datetime(2026, 11, 1)
@@ -75,3 +76,16 @@ def test_readmit_takes_only_refused_files():
     assert claims == [Claimed("changed", 10, 1, "readmit"), Claimed("refused", 10, 1, "readmit")]
     with pytest.raises(UsageError, match="--readmit kept: not a refused file"):
         record.plan(record_of(STATE), listing, full=False, readmit=("kept",))
+
+
+def test_a_batch_is_claimed_by_one_run_only(spark, tmp_path):
+    uri = str(tmp_path / "files")
+    first, second = [Claimed("day1.tsv", 10, 1, record.NEW)], [Claimed("day2.tsv", 20, 2, record.NEW)]
+    record.claim(spark, uri, 0, first, "run-a")
+    with pytest.raises(ConcurrentRunError, match="another run claimed batch 0 at the same time"):
+        record.claim(spark, uri, 0, second, "run-b")  # what a run that read the record before a's claim does
+    assert record.read_record(spark, uri).pending == first
+    record.complete(spark, uri, 0, [{"path": "day1.tsv", "size": 10, "modified": 1, "status": record.ADMITTED}], "run-a")
+    record.claim(spark, uri, 1, second, "run-b")
+    claims = {(r["seq"], r["path"], r["run_id"]) for r in read_table(spark, uri).where("status = 'pending'").collect()}
+    assert claims == {(0, "day1.tsv", "run-a"), (2, "day2.tsv", "run-b")}

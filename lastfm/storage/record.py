@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 
 from lastfm.errors import ConcurrentRunError, UsageError
 from lastfm.schemas import BATCH, FILES
-from lastfm.storage.reading import read_table
+from lastfm.storage.reading import latest_commit, read_table
 from lastfm.storage.writing import write_table
 
 TRANSACTION = "lastfm-record"
@@ -181,7 +181,12 @@ def claim(spark: SparkSession, uri: str, batch: int, claims: list[Claimed], run_
     now = datetime.now(timezone.utc)
     rows = [_row(path=c.path, size=c.size, modified=c.modified, seq=2 * batch, batch=batch, status=PENDING, reason=c.kind,
                  run_id=run_id, recorded_at=now) for c in claims]
-    append(spark, uri, rows, 2 * batch)
+    note = f"claim of batch {batch} by run {run_id}"
+    append(spark, uri, rows, 2 * batch, note)
+    # Delta skips an append whose transaction version the table has seen: the claim is ours when
+    # the latest commit is our append; else (a commit after ours, or none) counted in the table
+    if latest_commit(spark, uri)["userMetadata"] == note:
+        return
     ours = read_table(spark, uri).where((F.col("seq") == 2 * batch) & (F.col("run_id") == run_id)).count()
     if ours != len(rows):
         raise ConcurrentRunError(f"{uri}: another run claimed batch {batch} at the same time; this run stopped "
@@ -196,9 +201,9 @@ def complete(spark: SparkSession, uri: str, batch: int, outcomes: list[dict], ru
     append(spark, uri, rows, 2 * batch + 1)
 
 
-def append(spark: SparkSession, uri: str, rows: list[dict], seq: int) -> None:
+def append(spark: SparkSession, uri: str, rows: list[dict], seq: int, note: str | None = None) -> None:
     frame = spark.createDataFrame([tuple(r[f] for f in FILES.fieldNames()) for r in rows], FILES)
-    write_table(frame, uri, append=True, transaction=(TRANSACTION, seq))
+    write_table(frame, uri, note, append=True, transaction=(TRANSACTION, seq))
 
 
 def _row(**values) -> dict:
