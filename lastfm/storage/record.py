@@ -9,7 +9,8 @@ proportion to the files (a few rows each), not to the commits.
 A run that has files to parse takes them as one batch B (the next number):
 1. claim: a `pending` row per file at seq 2B, appended under the Delta transaction
    (`lastfm-record`, 2B), so no two runs can claim B: the second's append is skipped or conflicts,
-   it finds the claim not its own and stops (ConcurrentRunError, exit 4) having written nothing;
+   it finds the claim not its own (the table's latest commit is not its append, and the rows of
+   seq 2B are not its run's) and stops (ConcurrentRunError, exit 4) having written nothing;
 2. the batch's rows go to `plays`, `rejects` and `quarantine`, each write replacing whatever rows
    of batches >= B are there (left by a run that died in B): appends that are idempotent;
 3. outcome: a row per file at seq 2B + 1 (transaction 2B + 1) with its status, the batch whose
