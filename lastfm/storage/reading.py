@@ -90,16 +90,22 @@ def latest_commit(spark: SparkSession, uri: str) -> dict | None:
     if not versions:
         return None
     version = max(versions)
-    stream = fs.open(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(log_dir, f"{version:020d}.json"))
-    try:
-        actions = spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8").splitlines()
-    finally:
-        stream.close()
+    actions = small_text(spark, f"{uri.rstrip('/')}/_delta_log/{version:020d}.json").splitlines()
     info = next((a["commitInfo"] for a in map(json.loads, filter(None, actions)) if "commitInfo" in a), {})
     rows = (info.get("operationMetrics") or {}).get("numOutputRows")
     if rows is None:
         rows = spark.read.format("delta").option("versionAsOf", version).load(uri).count()
     return {"version": version, "userMetadata": info.get("userMetadata"), "rows": int(rows)}
+
+
+def small_text(spark: SparkSession, uri: str) -> str:
+    """The whole text (UTF-8) of a small file, on any file system Spark reads."""
+    path, fs = hadoop_path(spark, uri)
+    stream = fs.open(path)
+    try:
+        return spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
 
 
 def path_exists(spark: SparkSession, uri: str) -> bool:
@@ -116,11 +122,7 @@ def recorded_or_computed_md5(spark: SparkSession, uri: str) -> str | None:
     if not fs.isFile(path):
         return None
     if fs.isFile(sidecar) and fs.getFileStatus(sidecar).getModificationTime() >= fs.getFileStatus(path).getModificationTime():
-        stream = fs.open(sidecar)
-        try:
-            return spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8").split()[0]
-        finally:
-            stream.close()
+        return small_text(spark, f"{uri}.md5").split()[0]
     local = local_path(spark, uri)
     if local is None:
         return None
