@@ -174,9 +174,6 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
         if verdict.status in (record.DUPLICATE, record.QUARANTINED, record.CHANGED):
             log.warning("%s %s: %s", verdict.status, path, verdict.reason)
     replaced = any(c.kind == record.READMIT and current.state[c.path]["status"] == record.CHANGED for c in claims)
-    if held is not None and any(c.kind == record.READMIT for c in claims):  # its plays were not looked up
-        held.unpersist()
-        held = None
     return Taken(admitted=[c.path for c in parsed_claims if c.kind in (record.NEW, record.READMIT)
                            and verdicts[c.path].status == record.ADMITTED],
                  duplicates={p: v.reason for p, v in verdicts.items() if v.status == record.DUPLICATE},
@@ -219,7 +216,7 @@ def empty_facts(path: str) -> dict:
 def judge_all(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],
               rows: DataFrame | None, facts: dict[str, dict]) -> tuple[dict[str, admission.Verdict], DataFrame | None]:
     """Each parsed file's verdict, in arrival order (modification time, then path), and the held
-    plays at the new files' seconds where they were looked up (Ingested.held). What a new file
+    plays at the new files' seconds where they are all the batch's plays (Ingested.held). What a new file
     may repeat is what `plays` holds after the batch: the counted files less those it forgets."""
     forgotten = [c.path for c in claims if c.kind == record.FORGET]
     held = {path: row for path, row in current.counted.items() if path not in forgotten}
@@ -235,7 +232,9 @@ def judge_all(spark: SparkSession, config: JobConfig, current: Record, batch: in
             kept = read_table(spark, plays_uri).where(~F.col(SOURCE_FILE).isin(forgotten)) if forgotten \
                 else read_table(spark, plays_uri)
             near = admission.history_near(kept, [facts[p] for p in new], users, batch)
-            history = held_plays = admission.held_at(near, valid_new).cache()
+            history = admission.held_at(near, valid_new)
+            if not any(c.kind == record.READMIT for c in claims):  # else the batch adds plays not looked up for
+                history = held_plays = history.cache()
         repeated = admission.repeats(valid_new, history if history is not None else valid_new.limit(0),
                                      [c.path for c in order])
     ids = {row["content_id"]: path for path, row in held.items()}
