@@ -326,7 +326,11 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
             picked = new_rows.where(F.col(REASON).isNull() if valid else F.col(REASON).isNotNull())
             out = out.unionByName(picked.select(*[stamp.get(f, F.col(f)) for f in fields.fieldNames()]))
         if kept:
-            out = out.unionByName(read_table(spark, uri).where(F.col(SOURCE_FILE).isin(kept)).withColumn(BATCH, stamp[BATCH]))
+            old = read_table(spark, uri).where(F.col(SOURCE_FILE).isin(kept))
+            out = out.unionByName(old.withColumn(BATCH, stamp[BATCH]))
+        if valid:
+            files = -(-(expected + (old.count() if kept else 0)) // PLAYS_FILE_ROWS)
+            out = out.repartitionByRange(max(files, 1), schemas.TS)
         version = write_table(out, uri, constraints=checks.TABLE_CONSTRAINTS[table],
                               properties=PLAYS_PROPERTIES if valid else None,
                               replace_where=condition if exists else None)
@@ -349,6 +353,16 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
 # filtered on these (the top sessions' users and times, a batch's plays): statistics on the names
 # and MBIDs cost ~15% of the parse's CPU (measured).
 PLAYS_PROPERTIES = {"delta.dataSkippingStatsColumns": f"{USER_ID},{schemas.TS},{BATCH}"}
+
+# `plays` laid out by time: each batch's rows range-partitioned on `ts` into files of about
+# PLAYS_FILE_ROWS (one for a day's plays), so that the files grow in number, not in size, with the
+# history, and each covers its own span of time. A day's reads (the repeats check at its seconds,
+# the sessions update's held plays) then open the files of the day's time range only, whatever the
+# history's length: Delta skips the others by their `ts` statistics. (Written as read, each file
+# would hold a block of users' whole histories: every file holds some user's newest plays.) A
+# million plays is ~40 MB, above maintenance's compaction threshold (16 MB, storage/maintenance.py):
+# OPTIMIZE leaves these files be and compacts the days' small files among themselves, recent times.
+PLAYS_FILE_ROWS = 1_000_000
 
 
 def _sql(text: str) -> str:

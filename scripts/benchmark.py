@@ -8,12 +8,12 @@ lines (scripts/spark_count.py: start-up and reading), the job's transforms with 
 (scripts/spark_bare.py), the job cold (fresh warehouse), and two re-runs on that warehouse with an
 unchanged input: another --session-gap-minutes (plays reused) and then another --top-sessions
 (plays and sessions reused). Every answer is checked against DuckDB's. Prints the medians and each
-target's ratio next to its goal (issues 11 and 12); keeps them in data/bench/results/<rows>.json,
+target's ratio next to its goal; keeps them in data/bench/results/<rows>.json,
 which `--plot` draws (every size measured so far).
 
 Then the daily bench (--daily-rows, default the real file's size): the input split into a history
-and one day (each user's newest 1/1000 plays and some late ones), a warehouse of the history built
-once, and per round the job cold on history + day against `--incremental` adding the day to a copy
+and one day (the newest 1/1000 of the plays by time and 300 late ones of the month before), warehouses
+of the history and of each user's newest quarter of it built once, and per round the job cold on history + day against `--incremental` adding the day to a copy
 of that warehouse; both answers must be byte-identical. Beside them, the floor of any increment here
 (scripts/spark_bare_increment.py: the day appended, merged into the sessions, ranked; nothing else).
 """
@@ -143,8 +143,8 @@ def bench_size(rows: int, args) -> dict:
 
 
 def bench_daily(rows: int, args) -> dict:
-    """One day's increment (lastfm.testing.benchmark.split_off_a_day: each user's newest 1/1000 plays and
-    some late ones) added by `--incremental` to a warehouse of the rest ("4x") and to one of each
+    """One day's increment (lastfm.testing.benchmark.split_off_a_day: the newest 1/1000 of the plays by
+    time and 300 late ones of the month before) added by `--incremental` to a warehouse of the rest ("4x") and to one of each
     user's newest quarter of it ("1x"), each built once and copied for every round; against the job
     cold on the history and the day, Spark counting the day's lines, the least increment, and the
     table maintenance the day leaves. The day added to the whole history must give the cold run's
@@ -163,7 +163,7 @@ def bench_daily(rows: int, args) -> dict:
               " lines", flush=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYSPARK_PYTHON": sys.executable}
     spark_submit = str(Path(sys.executable).parent / "spark-submit")
-    # the day's file holds 0.8% rejected lines (the generator's malformed lines fall in it): every run here allows 1%
+    # the day may hold a larger share of the generator's malformed lines (sample_data.py) than the input: every run allows 1%
     job = lambda landing, name, *extra: benchmark.job_command(  # noqa: E731
         spark_submit, str(REPO / "jobs" / "top_tracks.py"), str(landing), str(folder / name / "top.tsv"),
         str(folder / name / "wh"), args.driver_memory, ("--max-reject-fraction", "0.01", *extra))

@@ -5,17 +5,20 @@ def lines_of(user, count):
     return [f"{user}\t2009-05-04T23:{59 - i:02d}:00Z\t\ta\t\tt{i}\n" for i in range(count)]  # newest first
 
 
-def test_each_users_newest_plays_and_every_late_one_go_to_the_day(tmp_path):
+def test_the_day_is_the_newest_plays_by_time_and_some_late_ones_of_the_month_before(tmp_path):
+    play = lambda user, stamp: f"{user}\t{stamp}\t\ta\t\tt\n"  # noqa: E731
+    u1 = [play("u1", s) for s in ("2009-05-10T12:00:00Z", "2009-05-09T00:00:00Z", "2009-05-01T00:00:00Z",
+                                  "2009-04-20T00:00:00Z", "2009-03-01T00:00:00Z")]
+    u2 = [play("u2", s) for s in ("2009-05-10T11:00:00Z", "yesterday", "2009-04-25T00:00:00Z", "2009-04-15T00:00:00Z")]
     source = tmp_path / "all.tsv"
-    u1, u2 = lines_of("u1", 10), lines_of("u2", 3)
     source.write_text("".join(u1 + u2)[:-1])  # the last line without its newline
-    counts = split_off_a_day(source, tmp_path / "history.tsv", tmp_path / "day.tsv", every=4, recent=2, late_every=2)
-    # u1: ceil(10/4) = 3 newest, then of the next ceil(10/2) = 5 every 2nd (indexes 4 and 6); u2: 1 newest, then of
-    # the next 2 the 2nd (index 2)
-    day = [u1[0], u1[1], u1[2], u1[4], u1[6], u2[0], u2[2]]
+    counts = split_off_a_day(source, tmp_path / "history.tsv", tmp_path / "day.tsv", every=4, late=2, late_days=30)
+    # 8 timestamps: the newest ceil(8/4) = 2 are at or after the cut, 05-10T11:00; the 30 days before it
+    # (from 04-10T11:00) hold 5 plays, so every 5 // 2 = 2nd of them in file order is late, two at most
+    day = [u1[0], u1[2], u2[0], u2[2]]
     assert (tmp_path / "day.tsv").read_text() == "".join(day)
     assert (tmp_path / "history.tsv").read_text() == "".join(line for line in u1 + u2 if line not in day)
-    assert counts == (6, 7)
+    assert counts == (5, 4)
 
 
 def test_the_newest_share_keeps_each_users_first_lines(tmp_path):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from pyspark.sql import functions as F
 
 from lastfm import ingest, pipeline
 from lastfm.config import TABLES, JobConfig
@@ -101,6 +102,27 @@ def test_nothing_new_changes_nothing_and_a_changed_file_is_refused(spark, tmp_pa
     assert runs[1]["table_versions"] == {} and runs[1]["input_files_ingested"] == []
     assert "content changed after it was counted" in runs[2]["error"]
     assert runs[2]["quarantine_unresolved"] == [f"file:{first}"]
+
+
+def test_plays_are_laid_out_by_time_so_a_days_read_opens_the_files_of_its_time_only(spark, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "PLAYS_FILE_ROWS", 300)
+    lines = sorted(write_sample(tmp_path / "sample.tsv", rows=2000, users=6, seed=3, malformed_every=10_000)
+                   .read_text(encoding="utf-8").splitlines(), key=lambda line: line.split("\t")[1])
+    incremental, _ = configs(tmp_path)
+    land(tmp_path / "landing", "a", lines[:-50])
+    run(spark, incremental)
+    land(tmp_path / "landing", "b", lines[-50:])  # the newest 50 plays: a day
+    run(spark, incremental)
+
+    plays = read_table(spark, incremental.table_path("plays"))
+    files = (plays.groupBy(F.input_file_name(), "batch").agg(F.count(F.lit(1)).alias("rows"), F.min("ts").alias("first"),
+                                                             F.max("ts").alias("last")).orderBy("first").collect())
+    first = [f for f in files if f["batch"] == 0]
+    assert len(first) == -(-sum(f["rows"] for f in first) // 300) and max(f["rows"] for f in first) < 2 * 300
+    assert all(a["last"] <= b["first"] for a, b in zip(first, first[1:]))  # spans of time that do not overlap
+    assert [f["rows"] for f in files if f["batch"] == 1] == [50]  # the day in one file
+    day = plays.where(F.col("ts") >= F.lit(files[-1]["first"]))
+    assert day.count() == 50 and len(day.inputFiles()) == 1  # Delta skipped every other file
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,11 @@ JVM plus its Python driver), sampled from /proc every 0.1 s.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -19,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 
@@ -164,22 +167,44 @@ def plot(results: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def split_off_a_day(source: Path, history: Path, day: Path, every: int = 1000, recent: int = 100,
-                    late_every: int = 50) -> tuple[int, int]:
-    """Split a generated input into the history a warehouse holds and one day's increment: each
-    user's newest 1/`every` plays (the first lines of the user's block: the file is grouped by
-    user, newest first), plus late plays: every `late_every`-th of the user's next 1/`recent`
-    plays (a phone that syncs days late; plays older than some the warehouse already holds).
-    Returns (history lines, day lines); both files end with a newline."""
-    written = [0, 0]
+def split_off_a_day(source: Path, history: Path, day: Path, every: int = 1000, late: int = 300,
+                    late_days: int = 30) -> tuple[int, int]:
+    """Split a generated input into the history a warehouse holds and one day's delivery, a slice
+    of time as a daily export is: the newest 1/`every` of the plays by timestamp (all plays at or
+    after the cut that many reach), plus `late` plays of the `late_days` days before the cut,
+    evenly spread (a phone that syncs late: plays older than some the warehouse already holds).
+    A line without a timestamp stays in the history. Lines keep the order of `source` in both
+    files. Returns (history lines, day lines); both files end with a newline."""
+    stamps = [stamp for stamp in map(_stamp, _lines(source)) if stamp]
+    cut = heapq.nlargest(-(-len(stamps) // every), stamps)[-1]  # ISO UTC stamps sort as times do
+    since = (datetime.strptime(cut, _ISO) - timedelta(days=late_days)).strftime(_ISO)
+    step = max(1, sum(since <= stamp < cut for stamp in stamps) // late)
+    written, seen, taken = [0, 0], 0, 0
     with open(history, "w", encoding="utf-8", newline="") as old, open(day, "w", encoding="utf-8", newline="") as new:
-        for block in user_blocks(source):
-            newest, late = -(-len(block) // every), -(-len(block) // every) + -(-len(block) // recent)
-            for index, line in enumerate(block):  # ceil: every user gets at least one new play
-                target = 1 if index < newest or (index < late and (index - newest) % late_every == late_every - 1) else 0
-                (new if target else old).write(line)
-                written[target] += 1
+        for line in _lines(source):
+            stamp = _stamp(line)
+            target = bool(stamp) and stamp >= cut
+            if stamp and since <= stamp < cut:
+                seen += 1
+                target = taken < late and seen % step == 0
+                taken += target
+            (new if target else old).write(line)
+            written[target] += 1
     return written[0], written[1]
+
+
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def _stamp(line: str) -> str | None:
+    fields = line.split("\t", 2)
+    return fields[1] if len(fields) > 1 and _STAMP.fullmatch(fields[1]) else None
+
+
+def _lines(source: Path) -> Iterator[str]:
+    with open(source, encoding="utf-8", newline="") as lines:
+        yield from (line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def newest_share(source: Path, target: Path, share: float = 0.25) -> int:
@@ -198,9 +223,8 @@ def newest_share(source: Path, target: Path, share: float = 0.25) -> int:
 def user_blocks(source: Path) -> Iterator[list[str]]:
     """The lines of `source`, a file grouped by user, as one list per user, in file order; every
     line ends with a newline."""
-    with open(source, encoding="utf-8", newline="") as lines:
-        for _, block in groupby(lines, key=lambda line: line.split("\t", 1)[0]):
-            yield [line if line.endswith("\n") else line + "\n" for line in block]
+    for _, block in groupby(_lines(source), key=lambda line: line.split("\t", 1)[0]):
+        yield list(block)
 
 
 def files_written(before: dict[str, int], folder: Path) -> dict[str, int]:
