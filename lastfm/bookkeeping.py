@@ -8,6 +8,8 @@ rows, never from a table's commit history, a run learns:
   that a run killed halfway leaves "unknown", and the next run builds them anew too;
 - whether there is anything to do at all (`unchanged_result`): nothing new, and the output
   beside its summary is the answer of a finished run to the same question from the same batch;
+- whether the last answer still stands (`answer_to_keep`): the run that wrote it passed its
+  checks on the same question, from the sessions this run's were updated from;
 - whether a person has heard of the files refused (`quarantine_alert`): a run that refuses a file
   exits 3 naming it, and so does a run after it that ingests nothing new (a retry of that run), so
   that a retry never turns the alert into a silent success; later runs list the refused files
@@ -123,6 +125,20 @@ def unchanged_result(spark: SparkSession, config: JobConfig, batch: int, runs: l
         return None
     finished = any(r["run_id"] == summary.get("run_id") and r["status"] in (SUCCEEDED, QUARANTINED) for r in runs)
     return summary if finished else None
+
+
+def answer_to_keep(runs: list[dict], config: JobConfig, sessions_from: tuple[int, str]) -> dict | None:
+    """The row of the run that last wrote `top_tracks`, when it finished (its checks passed, not
+    under --warn-only), asked for as many top sessions and tracks as `config`, and left `sessions`
+    at `sessions_from` (batch, rules): its answer is this run's when the top sessions are too
+    (pipeline.kept_answer). None otherwise."""
+    last = next((row for row in runs if "top_tracks" in (row["table_versions"] or {})), None)
+    if last is None or last["status"] not in (SUCCEEDED, QUARANTINED):
+        return None
+    options = json.loads(last["config"])
+    same = all(options.get(name) == getattr(config, name) for name in ("top_sessions", "top_tracks"))
+    return last if same and not options.get("warn_only") and (last["sessions_batch"], last["sessions_rules"]) == sessions_from \
+        else None
 
 
 def quarantine_alert(quarantined: dict[str, str], ingested_new: bool, runs: list[dict], config: JobConfig) -> str | None:

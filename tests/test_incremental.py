@@ -4,7 +4,9 @@ sequence of runs ending where a full run over the same files ends."""
 import json
 import random
 import shutil
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -119,10 +121,32 @@ def test_plays_are_laid_out_by_time_so_a_days_read_opens_the_files_of_its_time_o
                                                              F.max("ts").alias("last")).orderBy("first").collect())
     first = [f for f in files if f["batch"] == 0]
     assert len(first) == -(-sum(f["rows"] for f in first) // 300) and max(f["rows"] for f in first) < 2 * 300
-    assert all(a["last"] <= b["first"] for a, b in zip(first, first[1:]))  # spans of time that do not overlap
+    assert all(a["last"] <= b["first"] for a, b in pairwise(first))  # spans of time that do not overlap
     assert [f["rows"] for f in files if f["batch"] == 1] == [50]  # the day in one file
     day = plays.where(F.col("ts") >= F.lit(files[-1]["first"]))
     assert day.count() == 50 and len(day.inputFiles()) == 1  # Delta skipped every other file
+
+
+def test_the_last_answer_is_kept_while_its_top_sessions_stand_and_recounted_when_they_change(spark, tmp_path):
+    play = lambda user, stamp, track: f"{user}\t2009-05-{stamp}Z\t\tart\t\t{track}"  # noqa: E731
+    incremental, full = configs(tmp_path, top_sessions=1, top_tracks=2)
+    land(tmp_path / "landing", "1", [play("a", "01T10:00:00", "s1"), play("a", "01T10:05:00", "s1"),
+                                     play("a", "01T10:10:00", "s2"), play("a", "01T10:15:00", "s1"),
+                                     play("a", "01T10:20:00", "s3"), play("b", "02T10:00:00", "s2"),
+                                     play("b", "02T10:05:00", "s2"), play("b", "02T10:10:00", "s4")])
+    assert not run(spark, incremental)["top_tracks_reused"]  # nothing to keep yet
+    land(tmp_path / "landing", "2", [play("c", "03T10:00:00", "s4")])  # a session of one: a's stays the longest
+    kept = run(spark, incremental)
+    assert kept["top_tracks_reused"] and read_tsv(incremental.output) == [("art", "s1", 3), ("art", "s2", 1)]
+    land(tmp_path / "landing", "3", [play("a", "01T10:12:00", "s3")])  # late, inside a's session: its count changes
+    recounted = run(spark, incremental)
+    assert not recounted["top_tracks_reused"] and read_tsv(incremental.output) == [("art", "s1", 3), ("art", "s3", 2)]
+    run(spark, full)
+    assert read_tsv(full.output) == read_tsv(incremental.output)
+    land(tmp_path / "landing", "4", [play("c", "04T10:00:00", "s4")])
+    assert run(spark, incremental)["top_tracks_reused"]  # the answer of day 3 kept on day 4
+    assert not run(spark, replace(incremental, top_tracks=1))["top_tracks_reused"]  # another question
+    assert read_tsv(incremental.output) == [("art", "s1", 3)]
 
 
 @pytest.fixture(scope="module")
