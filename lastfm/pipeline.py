@@ -17,7 +17,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lastfm import bookkeeping, ingest, schemas
@@ -207,22 +207,23 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
 
 
 def kept_answer(spark: SparkSession, config: JobConfig, runs: list[dict], sessions_from: tuple[int, str] | None,
-                longest) -> object | None:
+                longest: DataFrame) -> DataFrame | None:
     """The top tracks of the run that answered last, where they are this run's answer without a play
     read: that run passed its checks on the same question from the sessions this run's were updated
-    from (bookkeeping.answer_to_keep), the tables still hold its top sessions and tracks, and its top
-    sessions are `longest`, row for row. Exact: the plays since were appended only (else the
-    sessions are built anew), and a session's plays are its user's from its start to its end, so
-    the same sessions with the same counts hold the same plays. None otherwise."""
+    from (bookkeeping.answer_to_keep), the tables still hold its top sessions and tracks (called
+    before this run writes them), and its top sessions are `longest`, row for row. Exact: the plays
+    since were appended only (else the sessions are built anew), and a session's plays are its
+    user's from its start to its end, so the same sessions with the same counts hold the same
+    plays. None otherwise."""
     row = bookkeeping.answer_to_keep(runs, config, sessions_from) if sessions_from is not None else None
-    names = ("top_sessions", "top_tracks")
-    if row is None or any((latest_commit(spark, config.table_path(n)) or {}).get("version") != row["table_versions"].get(n)
-                          for n in names):
+    versions = {name: row["table_versions"].get(name) for name in ("top_sessions", "top_tracks")} if row else {}
+    if not versions or any((latest_commit(spark, config.table_path(name)) or {}).get("version") != version
+                           for name, version in versions.items()):
         return None
-    before = read_table(spark, config.table_path("top_sessions")).select(*longest.columns).collect()
-    if sorted(before) != sorted(longest.collect()):
+    before = read_table(spark, config.table_path("top_sessions"), versions["top_sessions"]).select(*longest.columns)
+    if sorted(before.collect()) != sorted(longest.collect()):
         return None
-    tracks = read_table(spark, config.table_path("top_tracks"))
+    tracks = read_table(spark, config.table_path("top_tracks"), versions["top_tracks"])
     return spark.createDataFrame(tracks.collect(), tracks.schema)  # held: this run writes the table anew
 
 
@@ -318,10 +319,10 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
         with clock.stage("top_sessions"):
             longest = sessions.transform(top_sessions(config.top_sessions)).cache()
             top_session_list = top_session_rows(longest)
+            kept = kept_answer(spark, config, runs, sessions_from, longest)  # before this run's tables are written
             top_sessions_written = save and background.submit(write_table, longest, path("top_sessions"),
                                                               constraints=CONSTRAINTS["top_sessions"])
         with clock.stage("top_tracks"):
-            kept = kept_answer(spark, config, runs, sessions_from, longest)
             top = (kept if kept is not None else
                    plays.transform(plays_in_sessions(longest)).transform(top_tracks(config.top_tracks))).cache()
             top_rows = ranked_rows(top)
