@@ -12,9 +12,10 @@ target's ratio next to its goal; keeps them in data/bench/results/<rows>.json,
 which `--plot` draws (every size measured so far).
 
 Then the daily bench (--daily-rows, default the real file's size): the input split into a history
-and one day (the newest 1/1000 of the plays by time and 300 late ones of the month before), warehouses
-of the history and of each user's newest quarter of it built once, and per round the job cold on history + day against `--incremental` adding the day to a copy
-of that warehouse; both answers must be byte-identical. Beside them, the floor of any increment here
+and one day (the newest 1/1000 of the plays by time and 300 late ones of the month before),
+warehouses of the history and of each user's newest quarter of it built once, and per round the job
+cold on history + day against `--incremental` adding the day to a copy of each warehouse; the
+answers must be byte-identical. Beside them, the floor of any increment here
 (scripts/spark_bare_increment.py: the day appended, merged into the sessions, ranked; nothing else).
 """
 
@@ -143,9 +144,9 @@ def bench_size(rows: int, args) -> dict:
 
 
 def bench_daily(rows: int, args) -> dict:
-    """One day's increment (lastfm.testing.benchmark.split_off_a_day: the newest 1/1000 of the plays by
-    time and 300 late ones of the month before) added by `--incremental` to a warehouse of the rest ("4x") and to one of each
-    user's newest quarter of it ("1x"), each built once and copied for every round; against the job
+    """One day's increment (lastfm.testing.benchmark.split_off_a_day: the newest 1/1000 of the plays
+    by time and 300 late ones of the month before) added by `--incremental` to a warehouse of the
+    rest ("4x") and to one of each user's newest quarter of it ("1x"), each built once and copied for every round; against the job
     cold on the history and the day, Spark counting the day's lines, the least increment, and the
     table maintenance the day leaves. The day added to the whole history must give the cold run's
     answer, `sessions` and profile."""
