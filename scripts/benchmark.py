@@ -14,8 +14,8 @@ which `--plot` draws (every size measured so far).
 Then the daily bench (--daily-rows, default the real file's size): the input split into a history
 and one day (the newest 1/1000 of the plays by time and 300 late ones of the month before),
 warehouses of the history and of each user's newest quarter of it built once, and per round the job
-cold on history + day against `--incremental` adding the day to a copy of each warehouse; the
-answers must be byte-identical. Beside them, the floor of any increment here
+cold on history + day against `--incremental` adding the day to a copy of each warehouse; the day
+added to the whole history must give the cold run's answer byte for byte. Beside them, the floor of any increment here
 (scripts/spark_bare_increment.py: the day appended, merged into the sessions, ranked; nothing else).
 """
 
