@@ -5,6 +5,25 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+try:  # Delta 3.3 and 4.4 turn a JVM commit conflict into one of these Python types; Delta 4.0's package has none
+    from delta.exceptions import (
+        ConcurrentAppendException,
+        ConcurrentDeleteDeleteException,
+        ConcurrentDeleteReadException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+        DeltaConcurrentModificationException,
+        MetadataChangedException,
+        ProtocolChangedException,
+    )
+
+    DELTA_CONFLICTS: tuple[type, ...] = (
+        ConcurrentAppendException, ConcurrentDeleteDeleteException, ConcurrentDeleteReadException,
+        ConcurrentTransactionException, ConcurrentWriteException, DeltaConcurrentModificationException,
+        MetadataChangedException, ProtocolChangedException)
+except ImportError:
+    DELTA_CONFLICTS = ()
+
 
 def valid_utf8(text: Column) -> Column:
     """`text` with every byte sequence that is not UTF-8 replaced by U+FFFD. Spark's text reader

@@ -7,6 +7,7 @@ overwrite, the way daily runs leave `plays`): what maintenance sees is the table
 commits, whatever wrote them, and the counts are then known by hand. One runs the job itself
 around a maintenance, and checks its answer against DuckDB."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 from delta.tables import DeltaTable
+from py4j.protocol import Py4JJavaError
+from pyspark.errors.exceptions import captured
 
 from lastfm.config import BOOKKEEPING_TABLES, TABLES, JobConfig
 from lastfm.errors import ConcurrentRunError, UsageError
@@ -36,9 +39,18 @@ DAYS = [[("u1", 20), ("u3", 21)], [("u2", 30), ("u4", 31)], [("u1", 40), ("u5", 
 PLAYS_PROPERTIES = {"delta.logRetentionDuration": "interval 60 days", "delta.enableChangeDataFeed": "true"}
 
 
-class ConcurrentAppendException(Exception):
-    """Stands for delta.exceptions' type of that name, as a conflict converted from the JVM is typed
-    (its constructor differs between Delta lines, and needs a JVM on 3.3)."""
+def delta_error(spark, java_class: str, message: str) -> Exception:
+    """The Python error raised where a call into the JVM throws an exception of `java_class` (built
+    with `message`): pyspark's handling of every failed call, with what the line's Delta adds to it
+    (its own Python types on Delta 3.3 and 4.4; on 4.0 the Py4JJavaError that carries the JVM's)."""
+    java = functools.reduce(getattr, java_class.split("."), spark._jvm)(message)
+
+    def failing_call():
+        raise Py4JJavaError("An error occurred while calling o1.save.\n", java)
+
+    with pytest.raises(Exception) as raised:
+        captured.capture_sql_exception(failing_call)()
+    return raised.value
 
 
 def write(spark, rows, uri, mode="append", properties=None):
@@ -187,11 +199,13 @@ def test_a_table_keeping_its_files_longer_than_the_retention_is_refused_and_left
 def test_a_concurrent_commit_stops_maintenance_with_exit_4(spark, warehouse, monkeypatch):
     """Delta 4.4's words for a conflicting append do not name the exception (its type does)."""
     root, _ = warehouse
+    conflict = delta_error(spark, "io.delta.exceptions.ConcurrentAppendException",
+                           "[DELTA_CONCURRENT_APPEND.WITHOUT_HINT] Transaction conflict detected. "
+                           "a concurrent WRITE added data to table delta.`plays`")
 
     class Conflicting:
         def executeCompaction(self):
-            raise ConcurrentAppendException("[DELTA_CONCURRENT_APPEND.WITHOUT_HINT] Transaction conflict detected. "
-                                            "a concurrent WRITE added data to table delta.`plays`")
+            raise conflict
 
     monkeypatch.setattr(maintenance.DeltaTable, "optimize", lambda table: Conflicting())
     with pytest.raises(ConcurrentRunError, match="plays: another run changed this table during its maintenance "
@@ -201,17 +215,18 @@ def test_a_concurrent_commit_stops_maintenance_with_exit_4(spark, warehouse, mon
     assert operations(spark, str(root / "plays"), 1) == ["WRITE"]
 
 
-@pytest.mark.parametrize("error, name", [
-    (Exception("io.delta.exceptions.ConcurrentDeleteReadException: This transaction attempted to read ..."),
-     "ConcurrentDeleteReadException"),
-    (Exception("[DELTA_METADATA_CHANGED] MetadataChangedException: The metadata of the Delta table ..."),
-     "MetadataChangedException"),
-    (ConcurrentAppendException("[DELTA_CONCURRENT_APPEND.WITHOUT_HINT] Transaction conflict detected."),
-     "ConcurrentAppendException"),
-    (Exception("[DELTA_VACUUM_RETENTION_PERIOD_TOO_SHORT] The specified VACUUM retention period is too low"), None),
+@pytest.mark.parametrize("java_class, name", [
+    ("io.delta.exceptions.ConcurrentAppendException", "ConcurrentAppendException"),
+    ("io.delta.exceptions.ConcurrentDeleteReadException", "ConcurrentDeleteReadException"),
+    ("io.delta.exceptions.MetadataChangedException", "MetadataChangedException"),
+    ("io.delta.exceptions.ProtocolChangedException", "ProtocolChangedException"),
+    ("java.lang.IllegalStateException", None),
 ])
-def test_commit_conflicts_are_found_by_type_class_or_message(error, name):
-    assert commit_conflict(error) == name
+def test_commit_conflicts_are_found_by_their_type(spark, java_class, name):
+    """A conflict is known by its type on every line (Python's where the line's Delta converts it,
+    else the JVM's); an error that only speaks of one is not one."""
+    assert commit_conflict(delta_error(spark, java_class, "conflict detected")) == name
+    assert commit_conflict(Exception(f"{java_class}: a message that names a conflict")) is None
 
 
 # --- on the job's own warehouse ----------------------------------------------------------------

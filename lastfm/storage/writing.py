@@ -13,9 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
+from py4j.java_gateway import JavaObject, is_instance_of
+from pyspark import SparkContext
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lastfm import compat
 from lastfm.errors import ConcurrentRunError, DataQualityError
 from lastfm.storage.reading import hadoop_path, latest_commit, local_path
 from lastfm.schemas import OUTPUT_COLUMNS, RANK
@@ -28,27 +31,21 @@ class TableVersion:
     rows: int
 
 
-# Delta's optimistic concurrency: another writer committed a change this commit conflicts with
-CONCURRENT_CHANGES = ("ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
-                      "ConcurrentTransactionException", "ConcurrentWriteException", "MetadataChangedException",
-                      "ProtocolChangedException")
+# Delta's optimistic concurrency: another writer committed a change this commit conflicts with.
+# Every such error of the JVM is one of this class (io.delta.exceptions' are its subclasses).
+CONFLICT_CLASS = "org.apache.spark.sql.delta.DeltaConcurrentModificationException"
 
 
 def commit_conflict(error: Exception) -> str | None:
-    """The name of the Delta commit conflict `error` is (CONCURRENT_CHANGES), else None.
-
-    Looked for in the Python exception's types (delta.exceptions, where the conversion of JVM
-    errors is installed), the JVM exception's class and the message: some messages do not name
-    their class (Delta 4.4's ConcurrentAppendException: `[DELTA_CONCURRENT_APPEND.WITHOUT_HINT]
-    Transaction conflict detected...`)."""
-    names = [cls.__name__ for cls in type(error).__mro__]
-    java = getattr(error, "java_exception", None) or getattr(error, "_origin", None)
-    try:
-        names.append(java.getClass().getName() if java is not None else "")
-    except Exception:  # noqa: BLE001 - not a JVM object after all: the message still counts
-        pass
-    found = " ".join([*names, str(error)])
-    return next((name for name in CONCURRENT_CHANGES if name in found), None)
+    """The class name of the Delta commit conflict `error` is, else None: by its Python type where
+    the line's Delta converts JVM errors into delta.exceptions' types (compat.DELTA_CONFLICTS), else
+    by the type of the JVM exception it carries (Delta 4.0 converts none)."""
+    if isinstance(error, compat.DELTA_CONFLICTS):
+        return type(error).__name__
+    java = getattr(error, "_origin", None) or getattr(error, "java_exception", None)
+    if isinstance(java, JavaObject) and is_instance_of(SparkContext._gateway, java, CONFLICT_CLASS):
+        return java.getClass().getSimpleName()
+    return None
 
 
 def write_table(rows: DataFrame, uri: str, note: str | None = None,
