@@ -21,10 +21,9 @@ import logging
 import os
 import sys
 
-from pyspark.sql import SparkSession
-
 from lastfm.config import BOOKKEEPING_TABLES, TABLES
 from lastfm.errors import JobError, UsageError
+from lastfm.platforms.session import build_spark
 from lastfm.storage.maintenance import DEFAULT_RETENTION_HOURS, Maintained, maintain
 
 log = logging.getLogger("maintain")
@@ -45,15 +44,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="allow a retention below 168 h (lifts Delta's safety check for this run only): "
                              "only when nothing else reads or writes the warehouse")
     return parser.parse_args(argv)
-
-
-def build_spark() -> SparkSession:
-    return (
-        SparkSession.builder.appName("lastfm-maintenance")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .getOrCreate()
-    )
 
 
 def report_line(done: Maintained) -> str:
@@ -83,7 +73,7 @@ def main(argv=None) -> int:
     options = None
     try:
         options = parse_args(argv)
-        spark = build_spark()
+        spark = build_spark("lastfm-maintenance")
         try:
             done = maintain(spark, options.warehouse, options.retention_hours,
                             allow_short_retention=options.allow_short_retention)

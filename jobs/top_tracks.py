@@ -23,10 +23,9 @@ import logging
 import os
 import sys
 
-from pyspark.sql import SparkSession
-
 from lastfm.config import JobConfig
 from lastfm.errors import JobError, UsageError
+from lastfm.platforms.session import build_spark
 from lastfm.pipeline import run
 
 log = logging.getLogger("top_tracks")
@@ -77,15 +76,6 @@ def parse_command_line(argv=None) -> tuple[JobConfig, bool]:
 
 def parse_args(argv=None) -> JobConfig:
     return parse_command_line(argv)[0]
-
-
-def build_spark() -> SparkSession:
-    return (
-        SparkSession.builder.appName("lastfm-top-tracks")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .getOrCreate()
-    )
 
 
 def report_lines(summary: dict) -> list[str]:
@@ -143,7 +133,7 @@ def main(argv=None) -> int:
     logging.getLogger("lastfm").setLevel(logging.INFO)  # the stages, as progress
     try:
         config, verbose = parse_command_line(argv)
-        spark = build_spark()
+        spark = build_spark("lastfm-top-tracks")
         try:
             summary = run(spark, config)
         finally:

@@ -78,6 +78,7 @@ def sample(tmp_path_factory):
 def test_end_to_end_matches_duckdb_and_reruns_identically(sample, tmp_path):
     first = submit(*job_args(sample, tmp_path))
     assert first.returncode == 0, first.stderr[-3000:]
+    assert "[Stage " not in first.stderr  # no progress bar in a stderr that is no terminal
     output = tmp_path / "top.tsv"
     expected = top_tracks(str(sample))
     assert len(expected) == 10 and read_tsv(str(output)) == expected

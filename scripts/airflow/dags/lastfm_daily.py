@@ -104,7 +104,7 @@ SPARK_DEFAULTS = {
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
-    "spark.ui.showConsoleProgress": "true",
+    "spark.ui.showConsoleProgress": "false",  # a task log is no terminal
     "spark.hadoop.parquet.enable.dictionary#artist_id": "false",
     "spark.hadoop.parquet.enable.dictionary#track_id": "false",
     "spark.hadoop.parquet.enable.dictionary#artist_name": "false",
