@@ -4,9 +4,13 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql.types import StringType, StructField, StructType
 
+from lastfm import compat, ingest
+from lastfm.question import parsing
+from lastfm.question.parsing import PARSE_VERSION
 from lastfm.question.parsing import BAD_TIMESTAMP, EMPTY_USER_ID, WRONG_FIELD_COUNT, parse_lines, rejected_lines, valid_plays
 from lastfm.storage.reading import read_lines
 from lastfm.schemas import TYPED_PLAYS as PLAYS, REJECTED_LINES as REJECTS
+from lastfm.testing.versions import code_digest
 
 LINES = StructType([StructField("value", StringType())])
 
@@ -119,3 +123,15 @@ def test_only_real_utc_instants_are_valid(spark):
         spark.conf.set("spark.sql.session.timeZone", "UTC")
     assert [r.seconds for r in rows] == list(expected.values())
     assert [r.reason for r in rows] == [None if s is not None else BAD_TIMESTAMP for s in expected.values()]
+
+
+# (PARSE_VERSION, the digest of the code it covers), pinned: lastfm/testing/versions.py
+PARSE_PIN = (1, "fd1919404db8f13c")
+
+
+def test_the_parse_version_is_bumped_with_the_parse():
+    digest = code_digest("PARSE_VERSION", parsing, compat.valid_utf8, ingest.lines_of, ingest.parse_files)
+    assert (PARSE_VERSION, digest) == PARSE_PIN, (
+        "the parse's code changed (lastfm/question/parsing.py, compat.valid_utf8, ingest.lines_of, "
+        "ingest.parse_files): bump PARSE_VERSION if the change can change the rows a line gives (a full run then "
+        f"parses every file again), and pin ({PARSE_VERSION}, {digest!r}) as PARSE_PIN")

@@ -6,7 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lastfm.schemas import TYPED_PLAYS as PLAYS, SESSIONS
-from lastfm.question.sessions import assign_sessions, build_sessions
+from lastfm.question import session_update
+from lastfm.question import sessions as sessions_module
+from lastfm.question.sessions import RULES_VERSION, assign_sessions, build_sessions
+from lastfm.testing.versions import code_digest
 
 GAP = 20 * 60
 T0 = datetime(2009, 5, 4, 12, 0, 0)
@@ -142,3 +145,15 @@ def test_sessions_match_a_plain_python_model(spark, case):
                for r in df.transform(build_sessions(gap)).collect()}
     assert summary == {(u, n): (f"{u}/{n}", when(times[0]), when(times[-1]), len(times), duplicates)
                        for (u, n), (times, duplicates) in model.items()}
+
+
+# (RULES_VERSION, the digest of the code it covers), pinned: lastfm/testing/versions.py
+RULES_PIN = (1, "3d1072f20fd2babe")
+
+
+def test_the_sessions_rules_version_is_bumped_with_the_rules():
+    digest = code_digest("RULES_VERSION", sessions_module, session_update)
+    assert (RULES_VERSION, digest) == RULES_PIN, (
+        "the sessions' code changed (lastfm/question/sessions.py, session_update.py): bump RULES_VERSION if the "
+        "change can change the sessions of the same plays (the next run then builds `sessions` anew), and pin "
+        f"({RULES_VERSION}, {digest!r}) as RULES_PIN")

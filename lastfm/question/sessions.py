@@ -34,7 +34,8 @@ from lastfm.schemas import (
 )
 
 # How sessions are built from plays: bump it with any change here or in session_update.py that
-# can change the sessions of the same plays, so that the next run builds `sessions` anew.
+# can change the sessions of the same plays, so that the next run builds `sessions` anew
+# (tests/test_sessions.py pins it to a digest of that code, as PARSE_VERSION is pinned).
 RULES_VERSION = 1
 
 DUPLICATE = "_duplicate"
