@@ -98,6 +98,9 @@ test: $(SETUP_STAMP) fonts browser ## the whole suite, slow tests included, on t
 test-fast: $(SETUP_STAMP) ## the fast tests only
 	$(PYTHON) -m pytest -m "not slow"
 
+lint: $(SETUP_STAMP) ## ruff on every Python file (conf/ruff.toml says which rules); changes nothing
+	$(BIN)/ruff check --config conf/ruff.toml lastfm jobs scripts tests setup.py
+
 # The tests of what runs no Spark (the dataset fetch, docker/, the cloud submissions) run once, on
 # the default line. Its own temporary folder (outside the checkout, as the cluster tests want),
 # so that it can run beside `make test` (.ci/run).

@@ -37,6 +37,8 @@ setup(
             "tqdm>=4.66,<5",
             # `make test` on two workers, a test file per worker (README "Tests")
             "pytest-xdist>=3.6,<4",
+            # the linter of `make lint`, pinned: a new release can add findings
+            "ruff==0.17.6",
         ],
         # scripts/fetch_dataset.py (progress bars; --upload to S3)
         "fetch": ["tqdm>=4.66,<5", "boto3>=1.34,<2"],

@@ -85,7 +85,8 @@ def main(argv=None) -> int:
     except Exception as error:  # a storage error, a bug: one line here, the trace in the log
         log.exception("maintenance failed")
         java = getattr(error, "java_exception", None)
-        lines = [line.strip() for line in str(java.toString() if java is not None else error).splitlines() if line.strip()]
+        lines = [line.strip() for line in str(java.toString() if java is not None else error).splitlines()
+                 if line.strip()]
         first = lines[0] if java is not None and lines else f"{type(error).__name__}: {(lines or ['no message'])[0]}"
         where = f" (warehouse {options.warehouse})" if options and options.warehouse not in first else ""
         print_error(f"error: {first[:1000]}{where}")

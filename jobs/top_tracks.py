@@ -25,8 +25,8 @@ import sys
 
 from lastfm.config import JobConfig
 from lastfm.errors import JobError, UsageError
-from lastfm.platforms.session import build_spark
 from lastfm.pipeline import run
+from lastfm.platforms.session import build_spark
 
 log = logging.getLogger("top_tracks")
 
@@ -88,7 +88,8 @@ def report_lines(summary: dict) -> list[str]:
     return [
         *unchanged,
         f"top {len(summary['top_tracks'])} songs in the {summary['config']['top_sessions']} longest sessions "
-        f"({summary['rows_valid']:,} plays, {summary['rows_rejected']:,} rejected line{'' if summary['rows_rejected'] == 1 else 's'}, "
+        f"({summary['rows_valid']:,} plays, {summary['rows_rejected']:,} rejected "
+        f"line{'' if summary['rows_rejected'] == 1 else 's'}, "
         f"{summary['sessions']:,} sessions, "
         f"{seconds:.0f} s):",
         *table,
@@ -128,7 +129,8 @@ def one_line(error: Exception, config: JobConfig | None) -> str:
 def main(argv=None) -> int:
     config, verbose = None, "--verbose" in (sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "%(asctime)s %(message)s",
+                        format=("%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose
+                                else "%(asctime)s %(message)s"),
                         datefmt=None if verbose else "%H:%M:%S")
     logging.getLogger("lastfm").setLevel(logging.INFO)  # the stages, as progress
     try:

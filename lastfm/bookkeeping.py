@@ -61,15 +61,16 @@ class RunRecord:
     sessions_rules: str | None = None
 
 
-def append_run(spark: SparkSession, config: JobConfig, run: RunRecord, status: str, error: Exception | None = None) -> None:
+def append_run(spark: SparkSession, config: JobConfig, run: RunRecord, status: str,
+               error: Exception | None = None) -> None:
     """Append the run's row (a failure to do so is logged, never raised over the run's own outcome)."""
     line = None
     if error is not None:
         lines = str(error).strip().splitlines() or [type(error).__name__]
         line = lines[0] if isinstance(error, JobError) else f"{type(error).__name__}: {lines[0]}"
     options = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
-    row = (run.run_id, config.mode, run.started_at, datetime.now(timezone.utc), status, line, list(run.files), run.added,
-           dict(run.written), json.dumps(options, sort_keys=True), run.batch, list(run.duplicates),
+    row = (run.run_id, config.mode, run.started_at, datetime.now(timezone.utc), status, line, list(run.files),
+           run.added, dict(run.written), json.dumps(options, sort_keys=True), run.batch, list(run.duplicates),
            list(run.quarantined), list(run.unresolved), run.sessions_batch, run.sessions_rules)
     for attempt in (1, 2):  # appends never conflict, but two first runs may both create the table
         try:
@@ -81,7 +82,7 @@ def append_run(spark: SparkSession, config: JobConfig, run: RunRecord, status: s
             if attempt == 1:
                 continue
             log.exception("could not append this run to %s", config.table_path(RUNS_TABLE))
-        except Exception:  # noqa: BLE001 - the run's outcome stands; its row is what is lost
+        except Exception:  # the run's outcome stands; its row is what is lost
             log.exception("could not append this run to %s", config.table_path(RUNS_TABLE))
             return
 
@@ -137,11 +138,12 @@ def answer_to_keep(runs: list[dict], config: JobConfig, sessions_from: tuple[int
         return None
     options = json.loads(last["config"])
     same = all(options.get(name) == getattr(config, name) for name in ("top_sessions", "top_tracks"))
-    return last if same and not options.get("warn_only") and (last["sessions_batch"], last["sessions_rules"]) == sessions_from \
-        else None
+    return last if same and not options.get("warn_only") \
+        and (last["sessions_batch"], last["sessions_rules"]) == sessions_from else None
 
 
-def quarantine_alert(quarantined: dict[str, str], ingested_new: bool, runs: list[dict], config: JobConfig) -> str | None:
+def quarantine_alert(quarantined: dict[str, str], ingested_new: bool, runs: list[dict],
+                     config: JobConfig) -> str | None:
     """The line a run exits 3 with: the files it refused, or, when it ingested nothing new, the
     refusal of the run before it (a retry must not hide it); None otherwise, and with --warn-only."""
     if config.warn_only:

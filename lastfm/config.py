@@ -39,7 +39,8 @@ class JobConfig:
     def __post_init__(self):
         # `not <=`, so that nan fails too; the cap keeps the gap in seconds a 64-bit number
         if not 0 <= self.session_gap_minutes <= MAX_GAP_MINUTES:
-            raise UsageError(f"--session-gap-minutes must be between 0 and {MAX_GAP_MINUTES:g}, got {self.session_gap_minutes}")
+            raise UsageError(f"--session-gap-minutes must be between 0 and {MAX_GAP_MINUTES:g}, "
+                             f"got {self.session_gap_minutes}")
         for name in ("top_sessions", "top_tracks"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

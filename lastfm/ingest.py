@@ -32,7 +32,15 @@ from lastfm.quality import admission, checks, profiling
 from lastfm.question.parsing import PARSE_VERSION, parse_lines
 from lastfm.schemas import BATCH, LINE, REASON, SOURCE_FILE, USER_ID
 from lastfm.storage import record
-from lastfm.storage.reading import hadoop_path, input_files, latest_commit, path_exists, qualified, read_lines, read_table
+from lastfm.storage.reading import (
+    hadoop_path,
+    input_files,
+    latest_commit,
+    path_exists,
+    qualified,
+    read_lines,
+    read_table,
+)
 from lastfm.storage.record import Claimed, Record
 from lastfm.storage.writing import TableVersion, write_table
 
@@ -83,7 +91,8 @@ def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
     claims = record.plan(current, listing, full=not config.incremental, readmit=config.readmit,
                          forget_missing=config.forget_missing_files, input_root=qualified(spark, config.input))
     if not config.incremental and reusable(current, claims):
-        log.info("input unchanged since batch %d, parsed by the same rules: reusing the tables", current.completed_batch)
+        log.info("input unchanged since batch %d, parsed by the same rules: reusing the tables",
+                 current.completed_batch)
         return answered(spark, config, current, reused=True, rebuilt=rebuilt, written=written)
     if not claims:
         return answered(spark, config, current, rebuilt=rebuilt, written=written)
@@ -165,7 +174,8 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
             facts.setdefault(c.path, empty_facts(c.path))  # a file with no line
         verdicts, held = judge_all(spark, config, current, batch, claims, rows, facts)
         outcomes, written = outcome_rows(current, batch, claims, facts, verdicts, rebuild)
-        rows_added, versions = write_batch(spark, config, current, batch, claims, rows, written, verdicts, rebuild, facts)
+        rows_added, versions = write_batch(spark, config, current, batch, claims, rows, written, verdicts, rebuild,
+                                           facts)
     finally:
         if rows is not None:
             rows.unpersist()
@@ -178,7 +188,8 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
                            and verdicts[c.path].status == record.ADMITTED],
                  duplicates={p: v.reason for p, v in verdicts.items() if v.status == record.DUPLICATE},
                  # refused by this run: a file refused before with the same content is not news
-                 quarantined={p: v.reason for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)
+                 quarantined={p: v.reason for p, v in verdicts.items()
+                              if v.status in (record.QUARANTINED, record.CHANGED)
                               and not _refused_before(current.state.get(p), v, facts[p])},
                  rows_added=rows_added, rebuilt=rebuild or replaced, written=versions, held=held)
 
@@ -205,7 +216,8 @@ def lines_of(spark: SparkSession, paths: list[str]) -> DataFrame:
     """The lines of `paths` (`value`), each with the listed path of its file (SOURCE_FILE)."""
     # Spark's `_metadata.file_path` is the file's URI, percent-encoded; the record speaks of the listed paths
     by_uri = F.create_map(*[F.lit(x) for p in paths for x in (hadoop_path(spark, p)[0].toUri().toString(), p)])
-    return read_lines(spark, paths).select("value", F.try_element_at(by_uri, F.col("_metadata.file_path")).alias(SOURCE_FILE))
+    return read_lines(spark, paths).select(
+        "value", F.try_element_at(by_uri, F.col("_metadata.file_path")).alias(SOURCE_FILE))
 
 
 def empty_facts(path: str) -> dict:
@@ -266,8 +278,8 @@ def outcome_rows(current: Record, batch: int, claims: list[Claimed], facts: dict
                              "plays_batch": batch})
             continue
         verdict, fact = verdicts[c.path], facts[c.path]
-        from_parse = {"content_id": fact["content_id"], **{k: fact[k] for k in ("lines", "plays", "rejected", "repeated",
-                                                                               "future")},
+        from_parse = {"content_id": fact["content_id"],
+                      **{k: fact[k] for k in ("lines", "plays", "rejected", "repeated", "future")},
                       "parse_version": PARSE_VERSION}
         if verdict.status == record.ADMITTED:
             if c.kind in (record.NEW, record.READMIT) or rebuild:
@@ -308,7 +320,8 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
     path = config.table_path
     parsed = [p for p, how in written.items() if how == "parsed"]
     kept = [p for p, how in written.items() if how == "kept"]
-    replaced = [c.path for c in claims if c.kind == record.READMIT and current.state[c.path]["status"] == record.CHANGED]
+    replaced = [c.path for c in claims
+                if c.kind == record.READMIT and current.state[c.path]["status"] == record.CHANGED]
     stamp = {BATCH: F.lit(batch).cast("long").alias(BATCH)}
     new_rows = rows.where(F.col(SOURCE_FILE).isin(parsed)) if rows is not None and parsed else None
     redo = batch == current.last_batch  # completing a batch a dead run left
@@ -342,7 +355,8 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
     uri = path(QUARANTINE_TABLE)
     exists = DeltaTable.isDeltaTable(spark, uri)
     if refused or (redo and exists):
-        lines = lines_of(spark, refused) if refused else spark.createDataFrame([], f"value string, {SOURCE_FILE} string")
+        lines = (lines_of(spark, refused) if refused
+                 else spark.createDataFrame([], f"value string, {SOURCE_FILE} string"))
         quarantine = lines.select(F.col("value").alias(LINE), SOURCE_FILE, stamp[BATCH].alias(BATCH))
         versions[QUARANTINE_TABLE] = write_table(quarantine, uri,
                                                  replace_where=f"{BATCH} >= {batch}" if exists else None).version
@@ -376,7 +390,7 @@ def as_of(spark: SparkSession, config: JobConfig) -> Ingested:
     uri, version = config.table_path("plays"), config.as_of_version
     try:
         batches = sorted(r[BATCH] for r in read_table(spark, uri, version).select(BATCH).distinct().collect())
-    except Exception as error:  # noqa: BLE001 - Delta's and Hadoop's errors differ by line; all mean the same here
+    except Exception as error:  # Delta's and Hadoop's errors differ by line; all mean the same here
         first = (str(getattr(error, "java_exception", None) or error).strip().splitlines() or ["?"])[0]
         raise UsageError(f"{uri} has no version {version} that can still be read (outside the time-travel window of "
                          f"the log and file retention, or never written): {first[:300]}") from None

@@ -113,7 +113,8 @@ def check_output(top, top_rows: list[dict], plays, longest, config: JobConfig, r
             plays.transform(plays_in_sessions(longest)).transform(song_play_counts).count()
         found += checks.validate_facts("output", checks.output_expectations(config),
                                         checks.output_facts(len(top_rows), songs, config))
-    answer = checks.known_answer_check(config, rows_read, lambda: recorded_or_computed_md5(top.sparkSession, config.input), top_rows)
+    answer = checks.known_answer_check(
+        config, rows_read, lambda: recorded_or_computed_md5(top.sparkSession, config.input), top_rows)
     if answer["checked"] and not answer["matches"]:
         found.append(f"not the published answer for the real file: {'; '.join(answer['differences'])}")
     return checks.enforce(found, "output", config.warn_only), answer
@@ -177,7 +178,8 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
     if state == (ingested.batch, rules) and not ingested.rebuilt:
         run.sessions_batch, run.sessions_rules = state
         return read_table(spark, path("sessions")), True, state
-    if config.incremental and state is not None and state[1] == rules and state[0] < ingested.batch and not ingested.rebuilt:
+    if (config.incremental and state is not None and state[1] == rules and state[0] < ingested.batch
+            and not ingested.rebuilt):
         sessions = read_table(spark, path("sessions"))
         bounds = session_bounds(sessions, plays.where(F.col(BATCH) > state[0]), gap)
         if not bounds:  # the batches since added no valid play
@@ -199,7 +201,8 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
         bookkeeping.mark_rebuilding(spark, config, run)
         # in time order, so that an update's MERGE reads only the files of its late sessions
         built = plays.transform(build_sessions(gap)).repartitionByRange(SESSION_START)
-        written = write_table(built, path("sessions"), constraints=CONSTRAINTS["sessions"], properties=SESSIONS_PROPERTIES)
+        written = write_table(built, path("sessions"), constraints=CONSTRAINTS["sessions"],
+                              properties=SESSIONS_PROPERTIES)
         updated_from = None
     run.written["sessions"] = written.version
     run.sessions_batch, run.sessions_rules = ingested.batch, rules
@@ -380,7 +383,8 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
             versions = {"plays": ingested.plays.version} if not save else {
                 **{name: latest_commit(spark, path(name))["version"] for name in ("plays", "rejects", "sessions")},
                 **written}
-            summary["tables"] = {name: {"path": path(name), "version": versions[name]} for name in TABLES if name in versions}
+            summary["tables"] = {name: {"path": path(name), "version": versions[name]}
+                                 for name in TABLES if name in versions}
     # Every file is rendered before any is written, so a failure up to here leaves the earlier
     # run's files as they were; the side files go first and the deliverable, which a reader
     # takes as the sign of a finished run, last. The summary names the deliverable it belongs to
@@ -430,9 +434,10 @@ def bare_increment(spark: SparkSession, day_uri: str, warehouse: str, gap_second
     day = valid_plays(read_lines(spark, day_uri).transform(parse_lines)).cache()
     write_table(day.withColumns({schemas.SOURCE_FILE: F.lit(day_uri), BATCH: F.lit(-1).cast("long")}), plays_uri,
                 append=True)
-    pieces = read_table(spark, sessions_uri).select(USER_ID, SESSION_START, SESSION_END, PLAY_COUNT, DUPLICATE_PLAYS).unionByName(
-        day.select(USER_ID, F.col(TS).alias(SESSION_START), F.col(TS).alias(SESSION_END),
-                   F.lit(1).cast("long").alias(PLAY_COUNT), F.lit(0).cast("long").alias(DUPLICATE_PLAYS)))
+    pieces = (read_table(spark, sessions_uri).select(USER_ID, SESSION_START, SESSION_END, PLAY_COUNT, DUPLICATE_PLAYS)
+              .unionByName(day.select(USER_ID, F.col(TS).alias(SESSION_START), F.col(TS).alias(SESSION_END),
+                                      F.lit(1).cast("long").alias(PLAY_COUNT),
+                                      F.lit(0).cast("long").alias(DUPLICATE_PLAYS))))
     merged = merged_sessions(pieces, gap_seconds, F.lit(1))
     write_table(merged, sessions_uri)
     longest = read_table(spark, sessions_uri).transform(top_sessions(sessions)).cache()

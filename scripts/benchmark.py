@@ -31,8 +31,8 @@ from pathlib import Path
 from lastfm.quality import profiling
 from lastfm.testing import benchmark
 from lastfm.testing.duckdb_reference import read_tsv
-from lastfm.testing.tables import delta_rs_rows
 from lastfm.testing.sample_data import write_sample
+from lastfm.testing.tables import delta_rs_rows
 
 REPO = Path(__file__).resolve().parent.parent
 FULL = 19_150_868  # lines in the real Last.fm 1K file
@@ -86,11 +86,14 @@ def bench_size(rows: int, args) -> dict:
     path = sample(data, rows)
     warehouse, output = data / f"warehouse-{rows}", data / "out" / f"top-{rows}.tsv"
     output.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYSPARK_PYTHON": sys.executable}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "PYSPARK_PYTHON": sys.executable}
     spark_submit = str(Path(sys.executable).parent / "spark-submit")
     job = lambda *extra: benchmark.job_command(  # noqa: E731
-        spark_submit, str(REPO / "jobs" / "top_tracks.py"), str(path), str(output), str(warehouse), args.driver_memory, extra)
-    script = lambda name: benchmark.spark_command(spark_submit, str(REPO / "scripts" / name), (str(path),), args.driver_memory)  # noqa: E731
+        spark_submit, str(REPO / "jobs" / "top_tracks.py"), str(path), str(output), str(warehouse),
+        args.driver_memory, extra)
+    script = lambda name: benchmark.spark_command(  # noqa: E731
+        spark_submit, str(REPO / "scripts" / name), (str(path),), args.driver_memory)
     duckdb = lambda gap=1200, top=50: benchmark.duckdb_command(str(path), gap, top)  # noqa: E731
     gap = round(args.rerun_gap_minutes * 60)
     questions = {"default": duckdb(), "regap": duckdb(gap), "retop": duckdb(gap, args.rerun_top_sessions)}
@@ -146,10 +149,10 @@ def bench_size(rows: int, args) -> dict:
 def bench_daily(rows: int, args) -> dict:
     """One day's increment (lastfm.testing.benchmark.split_off_a_day: the newest 1/1000 of the plays
     by time and 300 late ones of the month before) added by `--incremental` to a warehouse of the
-    rest ("4x") and to one of each user's newest quarter of it ("1x"), each built once and copied for every round; against the job
-    cold on the history and the day, Spark counting the day's lines, the least increment, and the
-    table maintenance the day leaves. The day added to the whole history must give the cold run's
-    answer, `sessions` and profile."""
+    rest ("4x") and to one of each user's newest quarter of it ("1x"), each built once and copied
+    for every round; against the job cold on the history and the day, Spark counting the day's
+    lines, the least increment, and the table maintenance the day leaves. The day added to the
+    whole history must give the cold run's answer, `sessions` and profile."""
     data = args.data.resolve()
     folder = data / f"daily-{rows}"
     day_file = folder / "day" / "2013-09-30.tsv"
@@ -158,13 +161,15 @@ def bench_daily(rows: int, args) -> dict:
         for landing in landings.values():
             landing.mkdir(parents=True, exist_ok=True)
         day_file.parent.mkdir(parents=True, exist_ok=True)
-        print(f"  split off a day: {benchmark.split_off_a_day(sample(data, rows), landings['4x'] / 'history.tsv', day_file)}",
-              flush=True)
-        print(f"  its newest quarter: {benchmark.newest_share(landings['4x'] / 'history.tsv', landings['1x'] / 'history.tsv')}"
-              " lines", flush=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYSPARK_PYTHON": sys.executable}
+        split = benchmark.split_off_a_day(sample(data, rows), landings["4x"] / "history.tsv", day_file)
+        print(f"  split off a day: {split}", flush=True)
+        quarter = benchmark.newest_share(landings["4x"] / "history.tsv", landings["1x"] / "history.tsv")
+        print(f"  its newest quarter: {quarter} lines", flush=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "PYSPARK_PYTHON": sys.executable}
     spark_submit = str(Path(sys.executable).parent / "spark-submit")
-    # the day may hold a larger share of the generator's malformed lines (sample_data.py) than the input: every run allows 1%
+    # the day may hold a larger share of the generator's malformed lines (sample_data.py) than the
+    # input: every run allows 1%
     job = lambda landing, name, *extra: benchmark.job_command(  # noqa: E731
         spark_submit, str(REPO / "jobs" / "top_tracks.py"), str(landing), str(folder / name / "top.tsv"),
         str(folder / name / "wh"), args.driver_memory, ("--max-reject-fraction", "0.01", *extra))
@@ -176,22 +181,26 @@ def bench_daily(rows: int, args) -> dict:
             (landing / day_file.name).unlink(missing_ok=True)
             checked(benchmark.measure("job_history", job(landing, history.name), env, str(REPO)))
         shutil.copy2(day_file, landing / day_file.name)  # the day lands (kept: the same file every round)
-    names = ("job_daily_cold", "job_increment_1x", "job_increment", "spark_bare_increment", "spark_count_day", "maintenance")
+    names = ("job_daily_cold", "job_increment_1x", "job_increment", "spark_bare_increment", "spark_count_day",
+             "maintenance")
     runs, written, summaries = {name: [] for name in names}, {name: [] for name in names}, []
     for round_ in range(1, args.runs + 1):
         shutil.rmtree(folder / "cold", ignore_errors=True)
-        runs["job_daily_cold"].append(checked(benchmark.measure("job_daily_cold", job(landings["4x"], "cold"), env, str(REPO))))
+        runs["job_daily_cold"].append(checked(benchmark.measure("job_daily_cold", job(landings["4x"], "cold"),
+                                                                env, str(REPO))))
         for size, name in (("1x", "job_increment_1x"), ("4x", "job_increment")):
             target = folder / f"increment-{size}"
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(folder / f"history-{size}", target)
             before = benchmark.file_sizes(target / "wh")
-            runs[name].append(checked(benchmark.measure(name, job(landings[size], target.name, "--incremental"), env, str(REPO))))
+            runs[name].append(checked(benchmark.measure(name, job(landings[size], target.name, "--incremental"),
+                                                        env, str(REPO))))
             written[name].append(benchmark.files_written(before, target / "wh"))
             summary = json.loads((target / "run_summary.json").read_text())
             if summary["input_files_ingested"] != [f"file:{landings[size] / day_file.name}"]:
                 sys.exit(f"{name} round {round_}: ingested {summary['input_files_ingested']}, not the day's file")
-        summaries.append(json.loads((folder / "increment-4x" / "run_summary.json").read_text()))  # job_increment's stages
+        # job_increment's stages
+        summaries.append(json.loads((folder / "increment-4x" / "run_summary.json").read_text()))
         differs = same_as_cold(folder / "increment-4x", folder / "cold")
         if differs:
             sys.exit(f"round {round_}: {differs}")
@@ -201,15 +210,19 @@ def bench_daily(rows: int, args) -> dict:
         written["maintenance"].append(benchmark.files_written(before, folder / "increment-4x" / "wh"))
         shutil.rmtree(folder / "least", ignore_errors=True)
         shutil.copytree(folder / "history-4x", folder / "least")
-        least = checked(benchmark.measure("spark_bare_increment", script("scripts/spark_bare_increment.py", str(day_file),
-                                                                          str(folder / "least" / "wh")), env, str(REPO)))
+        least = checked(benchmark.measure("spark_bare_increment",
+                                          script("scripts/spark_bare_increment.py", str(day_file),
+                                                 str(folder / "least" / "wh")),
+                                          env, str(REPO)))
         if benchmark.printed_rows(least.stdout) != read_tsv(str(folder / "cold" / "top.tsv")):
             sys.exit(f"spark_bare_increment round {round_}: its answer differs from the cold run's")
         runs["spark_bare_increment"].append(least)
-        runs["spark_count_day"].append(checked(benchmark.measure("spark_count_day", script("scripts/spark_count.py", str(day_file)),
+        runs["spark_count_day"].append(checked(benchmark.measure("spark_count_day",
+                                                                 script("scripts/spark_count.py", str(day_file)),
                                                                  env, str(REPO))))
         print(f"  daily round {round_}: " + ", ".join(f"{k} {v[-1].seconds:.1f} s" for k, v in runs.items())
-              + "; bytes written: " + ", ".join(f"{k} {sum(v[-1].values()) / 1e6:.2f} MB" for k, v in written.items() if v),
+              + "; bytes written: "
+              + ", ".join(f"{k} {sum(v[-1].values()) / 1e6:.2f} MB" for k, v in written.items() if v),
               flush=True)
     results = data / "results" / f"{rows}.json"
     result = json.loads(results.read_text()) if results.exists() else {"rows": rows, "runs": args.runs}
@@ -269,7 +282,8 @@ def report(result: dict) -> str:
                          f"{result[f'{name}_peak_rss_mb']:>6} MB{result[f'{name}_cpu_median_s']:>8.0f}")
     for name in [name for name, _, _ in JOB_RUNS] + ["job_increment"]:
         if f"{name}_stage_median_s" in result:
-            lines.append(f"  stages of {name} (median s): " + ", ".join(f"{k} {v}" for k, v in result[f"{name}_stage_median_s"].items()))
+            lines.append(f"  stages of {name} (median s): "
+                         + ", ".join(f"{k} {v}" for k, v in result[f"{name}_stage_median_s"].items()))
     return "\n".join(lines)
 
 
@@ -296,16 +310,20 @@ def targets(results: dict[int, dict]) -> list[tuple[str, str, float | None]]:
     scale = big and full and round(big / full, 2)
     rows.append((f"job cold {SCALE:,} rows / {FULL:,} rows (1g driver)", "<= 4.5", scale))
     daily = at(FULL) or {}
-    rows.append((f"job cold / Spark bare, {FULL:,} rows: not slower than 2 Dec", "<= 2.11", ratio(at(FULL), "job_cold", "spark_bare")))
-    rows.append(("one day --incremental: history 4x / 1x, time", "<= 1.05", ratio(daily, "job_increment", "job_increment_1x")))
+    rows.append((f"job cold / Spark bare, {FULL:,} rows: not slower than 2 Dec", "<= 2.11",
+                 ratio(at(FULL), "job_cold", "spark_bare")))
+    rows.append(("one day --incremental: history 4x / 1x, time", "<= 1.05",
+                 ratio(daily, "job_increment", "job_increment_1x")))
     rows.append(("  (or at most 3 s more: the difference in s)", "<= 3",
                  "job_increment_1x_median_s" in daily
                  and round(daily["job_increment_median_s"] - daily["job_increment_1x_median_s"], 1)))
     rows.append(("one day --incremental: history 4x / 1x, bytes written", "<= 1.5",
                  "job_increment_1x_bytes_median" in daily
                  and round(daily["job_increment_bytes_median"] / daily["job_increment_1x_bytes_median"], 2)))
-    rows.append((f"one day --incremental / cold, {FULL:,} rows", "<= 0.25", ratio(daily, "job_increment", "job_daily_cold")))
-    rows.append(("one day --incremental / Spark counting the day's lines", "<= 2.5", ratio(daily, "job_increment", "spark_count_day")))
+    rows.append((f"one day --incremental / cold, {FULL:,} rows", "<= 0.25",
+                 ratio(daily, "job_increment", "job_daily_cold")))
+    rows.append(("one day --incremental / Spark counting the day's lines", "<= 2.5",
+                 ratio(daily, "job_increment", "spark_count_day")))
     # the floor: what an increment costs at all here (nothing but the append, the sessions merge, the ranking)
     rows.append((f"  the least increment / cold, {FULL:,} rows (its floor)", "<= 0.25",
                  ratio(daily, "spark_bare_increment", "job_daily_cold")))
@@ -317,7 +335,8 @@ def targets_table(results: dict[int, dict]) -> str:
     for name, goal, measured in targets(results):
         bound = float(goal.split()[-1])
         measured = None if measured is False else measured
-        verdict = "not measured" if measured is None else "met" if (measured <= bound if "=" in goal else measured < bound) else "MISSED"
+        verdict = ("not measured" if measured is None
+                   else "met" if (measured <= bound if "=" in goal else measured < bound) else "MISSED")
         lines.append(f"  {name:<58}{goal:>8}{'-' if measured is None else f'{measured:.2f}':>10}  {verdict}")
     return "\n".join(lines)
 
@@ -330,7 +349,8 @@ def main(argv=None):
     for rows in args.daily_rows:
         print(f"benchmark: one day added to {rows:,} rows", flush=True)
         print(report(bench_daily(rows, args)), flush=True)
-    results = {r["rows"]: r for r in (json.loads(p.read_text()) for p in sorted((args.data / "results").glob("*.json")))}
+    results = {r["rows"]: r
+               for r in (json.loads(p.read_text()) for p in sorted((args.data / "results").glob("*.json")))}
     print("targets (every size measured so far, data/bench/results):")
     print(targets_table(results))
     if args.plot:

@@ -2,8 +2,8 @@
 --platform dataproc-2) or a Dataproc Serverless batch (runtime 3.0, --platform
 dataproc-serverless-3.0), with conf/spark-defaults.conf + conf/<platform>.conf.
 
-    submit_dataproc.py [--platform dataproc-2] --cluster NAME --region REGION --code-uri gs://BUCKET/lastfm/code [--dry-run] \
-        -- --input gs://... --output gs://.../top.tsv --warehouse gs://...
+    submit_dataproc.py [--platform dataproc-2] --cluster NAME --region REGION --code-uri gs://BUCKET/lastfm/code \
+        [--dry-run] -- --input gs://... --output gs://.../top.tsv --warehouse gs://...
     submit_dataproc.py --platform dataproc-serverless-3.0 --region REGION --code-uri gs://BUCKET/lastfm/code -- ...
 
 Copies dist/lastfm.zip and jobs/top_tracks.py to --code-uri (`gcloud storage cp`), then runs

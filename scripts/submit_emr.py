@@ -1,12 +1,15 @@
 """Submit the job to Amazon EMR: a step on a running cluster, or an EMR Serverless job run.
 
-    submit_emr.py [--platform emr-7] --code-uri s3://BUCKET/lastfm/code --cluster-id j-XXXX -- --input ... --output ... --warehouse ...
-    submit_emr.py [--platform emr-8] --code-uri s3://BUCKET/lastfm/code --application-id APP --role-arn ARN [--log-uri s3://...] -- ...
+    submit_emr.py [--platform emr-7] --code-uri s3://BUCKET/lastfm/code --cluster-id j-XXXX \
+        -- --input ... --output ... --warehouse ...
+    submit_emr.py [--platform emr-8] --code-uri s3://BUCKET/lastfm/code --application-id APP --role-arn ARN \
+        [--log-uri s3://...] -- ...
 
 --platform is the cluster's or application's EMR release line: emr-7 (Spark 3.5, Delta 3.x) or
 emr-8 (Spark 4.0, Delta 4.0). Uploads dist/lastfm.zip, jobs/top_tracks.py and the merged conf
-(conf/spark-defaults.conf + conf/<platform>.conf) under --code-uri, submits, then polls until the run ends, printing each state
-change, the final state and where the output is. Exit 0 only when the run succeeded.
+(conf/spark-defaults.conf + conf/<platform>.conf) under --code-uri, submits, then polls until the
+run ends, printing each state change, the final state and where the output is. Exit 0 only when
+the run succeeded.
 Credentials, region and endpoint: the standard AWS environment / profile (boto3's chain).
 """
 

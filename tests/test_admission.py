@@ -13,7 +13,8 @@ CONFIG = JobConfig("in", "out.tsv", "wh", max_reject_fraction=0.1, max_repeat_fr
 
 
 def facts(**values):
-    return {"lines": 10, "plays": 10, "rejected": 0, "repeated": 0, "future": 0, "content_id": "new", "last": 0, **values}
+    return {"lines": 10, "plays": 10, "rejected": 0, "repeated": 0, "future": 0, "content_id": "new", "last": 0,
+            **values}
 
 
 def verdict(kind="new", counted=None, ids=None, config=CONFIG, **values):
@@ -61,7 +62,8 @@ A = ["u1\t2009-01-01T10:00:00Z\t\tA\t\tx", "u1\t2009-01-01T10:05:00Z\t\tA\t\ty",
 
 def test_content_identity_is_the_multiset_of_lines(spark):
     found = {f["path"]: f for f in admission.file_facts(lines_frame(spark, {
-        "a": A, "reordered": list(reversed(A)), "one_more": A + A[:1], "other": A[:2] + ["bad  line"]}).transform(parse_lines),
+        "a": A, "reordered": list(reversed(A)), "one_more": A + A[:1],
+        "other": A[:2] + ["bad  line"]}).transform(parse_lines),
         now_epoch_seconds=int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()))}
     assert found["a"]["content_id"] == found["reordered"]["content_id"]
     assert len({found[p]["content_id"] for p in ("a", "one_more", "other")}) == 3

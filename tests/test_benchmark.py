@@ -1,4 +1,4 @@
-from lastfm.testing.benchmark import files_written, file_sizes, newest_share, split_off_a_day
+from lastfm.testing.benchmark import file_sizes, files_written, newest_share, split_off_a_day
 
 
 def lines_of(user, count):

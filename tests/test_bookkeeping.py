@@ -6,11 +6,11 @@ from lastfm.config import JobConfig
 CONFIG = JobConfig(input="in", output="out/top.tsv", warehouse="wh", top_sessions=50, top_tracks=10)
 
 
-def row(run_id, status="succeeded", tables=("plays", "sessions", "top_sessions", "top_tracks"), batch=3, rules="gap=1200",
-        **options):
+def row(run_id, status="succeeded", tables=("plays", "sessions", "top_sessions", "top_tracks"), batch=3,
+        rules="gap=1200", **options):
     config = {"top_sessions": 50, "top_tracks": 10, "warn_only": False, **options}
-    return {"run_id": run_id, "status": status, "table_versions": {name: 1 for name in tables}, "config": json.dumps(config),
-            "sessions_batch": batch, "sessions_rules": rules}
+    return {"run_id": run_id, "status": status, "table_versions": {name: 1 for name in tables},
+            "config": json.dumps(config), "sessions_batch": batch, "sessions_rules": rules}
 
 
 def test_the_answer_kept_is_the_last_one_written_by_a_run_that_passed_its_checks_on_the_same_question():
@@ -18,7 +18,8 @@ def test_the_answer_kept_is_the_last_one_written_by_a_run_that_passed_its_checks
     nothing_new = row("n", status="nothing_new", tables=())
     assert answer_to_keep([nothing_new, row("a"), row("b")], CONFIG, state)["run_id"] == "a"  # the last to write it
     assert answer_to_keep([row("a", status="failed"), row("b")], CONFIG, state) is None  # not the older one either
-    assert answer_to_keep([row("a", status="quarantined")], CONFIG, state)["run_id"] == "a"  # refused a file, checks passed
+    # refused a file, checks passed
+    assert answer_to_keep([row("a", status="quarantined")], CONFIG, state)["run_id"] == "a"
     assert answer_to_keep([row("a", warn_only=True)], CONFIG, state) is None  # its checks may have failed
     assert answer_to_keep([row("a", top_tracks=5)], CONFIG, state) is None  # another question
     assert answer_to_keep([row("a", top_sessions=40)], CONFIG, state) is None

@@ -14,7 +14,7 @@ from moto.backends import get_backend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 
-from lastfm.platforms.cloud import dataproc_command, job_output, serverless_job_driver, split_uri, Bundle
+from lastfm.platforms.cloud import Bundle, dataproc_command, job_output, serverless_job_driver, split_uri
 from lastfm.platforms.cluster import build_zip
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,7 +146,8 @@ def test_emr_serverless_end_to_end(aws, code):
     assert run["jobDriver"] == {"sparkSubmit": {
         "entryPoint": "s3://code-bucket/lastfm/v1/top_tracks.py",
         "entryPointArguments": JOB_ARGS,
-        "sparkSubmitParameters": " ".join([*CONF_FLAGS, "--conf", "spark.sql.shuffle.partitions=64", "--py-files", PY_FILES]),
+        "sparkSubmitParameters": " ".join([*CONF_FLAGS, "--conf", "spark.sql.shuffle.partitions=64",
+                                           "--py-files", PY_FILES]),
     }}
     assert lines[0].endswith("s3://code-bucket/lastfm/v1/emr-8.conf")
     assert lines[1] == f"started job run {summary['id']} on application {app_id}"
@@ -182,8 +183,8 @@ def test_dataproc_command_uses_another_delimiter_when_a_value_has_commas():
 
 def test_submit_dataproc_dry_run_prints_the_commands_from_conf_dataproc_2(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "submit_dataproc.py"), "--cluster", "lastfm", "--region", "europe-west1",
-         "--code-uri", "gs://my-bucket/lastfm/code", "--dry-run", "--", *JOB_ARGS],
+        [sys.executable, str(REPO / "scripts" / "submit_dataproc.py"), "--cluster", "lastfm",
+         "--region", "europe-west1", "--code-uri", "gs://my-bucket/lastfm/code", "--dry-run", "--", *JOB_ARGS],
         capture_output=True, text=True, cwd=tmp_path, timeout=60,
     )
     assert result.returncode == 0, result.stderr

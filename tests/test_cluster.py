@@ -18,10 +18,19 @@ from moto.server import ThreadedMotoServer
 from packaging.specifiers import SpecifierSet
 
 from lastfm import pipeline
-from lastfm.platforms.cluster import build_zip, is_running, master_state, setup_jars, spark_home, start_standalone, stop_standalone
-from lastfm.testing.duckdb_reference import read_tsv, top_tracks as duckdb_top_tracks
-from lastfm.testing.sample_data import write_sample
+from lastfm.platforms.cluster import (
+    build_zip,
+    is_running,
+    master_state,
+    setup_jars,
+    spark_home,
+    start_standalone,
+    stop_standalone,
+)
 from lastfm.platforms.targets import conf_flags, jar_files, target_properties
+from lastfm.testing.duckdb_reference import read_tsv
+from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
+from lastfm.testing.sample_data import write_sample
 
 # one worker runs them all (`make test` spreads tests over two): they share one cluster
 pytestmark = pytest.mark.xdist_group("standalone_cluster")
@@ -45,9 +54,11 @@ def test_zip_holds_exactly_the_package_sources(tmp_path):
     assert "lastfm/pipeline.py" in expected and "lastfm/question/sessions.py" in expected
     with zipfile.ZipFile(tmp_path / "lastfm.zip") as archive:
         assert sorted(archive.namelist()) == sorted(names) == expected
-        assert archive.read("lastfm/question/sessions.py") == (REPO / "lastfm" / "question" / "sessions.py").read_bytes()
+        assert (archive.read("lastfm/question/sessions.py")
+                == (REPO / "lastfm" / "question" / "sessions.py").read_bytes())
     # the tests' and the benchmark's tools never ship
-    assert not any(name.startswith("lastfm/testing/") for name in names) and (REPO / "lastfm/testing/duckdb_reference.py").exists()
+    assert (not any(name.startswith("lastfm/testing/") for name in names)
+            and (REPO / "lastfm/testing/duckdb_reference.py").exists())
     again = build_zip(REPO / "lastfm", tmp_path / "again.zip")
     assert again == names
     assert (tmp_path / "again.zip").read_bytes() == (tmp_path / "lastfm.zip").read_bytes()  # reproducible
@@ -212,8 +223,8 @@ def bare_python(tmp_path_factory, request):
 def bare_env(python) -> dict:
     """Nothing of the venv: no PATH entry, no PYTHONPATH; Spark's own SPARK_HOME."""
     keep = {k: os.environ[k] for k in ("HOME", "LANG", "JAVA_HOME", "TMPDIR") if k in os.environ}
-    return {**keep, "PATH": "/usr/local/bin:/usr/bin:/bin", "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
-            "PYSPARK_PYTHON": str(python), "PYSPARK_DRIVER_PYTHON": str(python)}
+    return {**keep, "PATH": "/usr/local/bin:/usr/bin:/bin", "SPARK_HOME": str(spark_home()),
+            "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": str(python), "PYSPARK_DRIVER_PYTHON": str(python)}
 
 
 @pytest.mark.parametrize("package", PROJECT_PACKAGES)

@@ -23,7 +23,7 @@ from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.testing.sample_data import land, write_sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
-import top_tracks  # noqa: E402
+import top_tracks
 
 # every case leans on Delta's behaviour (log cleanup, replaceWhere, transactions, OPTIMIZE, VACUUM):
 # CI runs them on each Spark line (`make test-line`)
@@ -189,7 +189,8 @@ def test_a_bad_file_is_refused_and_never_stops_the_following_days(spark, tmp_pat
     lines = history_lines(tmp_path)
     files = [land(tmp_path / "landing", "a", lines[:2500])]
     assert job("--incremental")[0] == 0
-    future = land(tmp_path / "landing", "future", [f"user_000001\t2030-01-01T00:{m:02d}:00Z\t\tA\t\tB" for m in range(10)])
+    future = land(tmp_path / "landing", "future",
+                  [f"user_000001\t2030-01-01T00:{m:02d}:00Z\t\tA\t\tB" for m in range(10)])
     files.append(land(tmp_path / "landing", "b", lines[2510:3500]))
     code, _, err = job("--incremental")
     assert code == 3 and str(future) in one_error_line(err) and "after the run's start" in one_error_line(err)

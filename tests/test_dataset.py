@@ -159,12 +159,13 @@ def test_full_disk_is_refused_before_writing(serve, tmp_path, monkeypatch):
 
 
 def test_cli_prints_one_line_and_exits_1(serve, tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("fetch_dataset", Path(__file__).parents[1] / "scripts/fetch_dataset.py")
+    spec = importlib.util.spec_from_file_location("fetch_dataset",
+                                                  Path(__file__).parents[1] / "scripts/fetch_dataset.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     server = serve(_tar_gz(dict(FILES, **{PROFILES: b"other"})))
     code = script.main(["--url", server.url, "--dest", str(tmp_path), "--no-progress",
-                               "--expect", f"{PLAYS}={EXPECTED[PLAYS]}", "--expect", f"{PROFILES}={EXPECTED[PROFILES]}"])
+                        "--expect", f"{PLAYS}={EXPECTED[PLAYS]}", "--expect", f"{PROFILES}={EXPECTED[PROFILES]}"])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and err.startswith("error: checksum mismatch for userid-profile.tsv")
 

@@ -34,10 +34,12 @@ def test_dockerfile_pins_the_default_spark_line(spark_lines):
     assert f'"pyspark=={pyspark_version}" "delta-spark=={delta_version}"' in DOCKERFILE
     # the image resolves the jars with the poms' defaults: those must be the default line's
     pom = (REPO / "conf" / "jars.pom.xml").read_text()
-    assert f"<delta.artifact>{delta_artifact}</delta.artifact>" in pom and f"<delta.version>{delta_version}</delta.version>" in pom
+    assert (f"<delta.artifact>{delta_artifact}</delta.artifact>" in pom
+            and f"<delta.version>{delta_version}</delta.version>" in pom)
     assert f"conf/jars.pom.xml conf/{s3_pom}.pom.xml" in DOCKERFILE
     s3 = (REPO / "conf" / f"{s3_pom}.pom.xml").read_text()
-    assert f"<hadoop.version>{hadoop_version}</hadoop.version>" in s3 and f"<aws.sdk.version>{sdk_version}</aws.sdk.version>" in s3
+    assert (f"<hadoop.version>{hadoop_version}</hadoop.version>" in s3
+            and f"<aws.sdk.version>{sdk_version}</aws.sdk.version>" in s3)
     assert "openjdk-17-jre-headless" in DOCKERFILE and "temurin-17" in DOCKERFILE
     # the jars are resolved with the same flags as `make setup`
     makefile = (REPO / "Makefile").read_text()

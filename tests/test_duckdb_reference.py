@@ -25,4 +25,5 @@ def test_answers_the_question_as_worked_out_by_hand(tmp_path):
         ('Johnny "Hammond" Smith', '"Heroes"', 2),
         ("Dolly Parton", "Jolene", 1),
     ]
-    assert top_tracks(str(path), top_sessions=1, top_tracks=10) == [("Cake", "Jolene", 2), ("Dolly Parton", "Jolene", 1)]
+    assert (top_tracks(str(path), top_sessions=1, top_tracks=10)
+            == [("Cake", "Jolene", 2), ("Dolly Parton", "Jolene", 1)])

@@ -15,14 +15,14 @@ from pyspark.sql import functions as F
 
 from lastfm import ingest, pipeline
 from lastfm.config import TABLES, JobConfig
+from lastfm.errors import DataQualityError, UsageError
+from lastfm.pipeline import run
+from lastfm.question.parsing import parse_lines, valid_plays
+from lastfm.question.sessions import build_sessions
+from lastfm.storage import record
+from lastfm.storage.reading import latest_commit, read_lines, read_table
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
-from lastfm.errors import DataQualityError, UsageError
-from lastfm.storage import record
-from lastfm.question.parsing import parse_lines, valid_plays
-from lastfm.pipeline import run
-from lastfm.storage.reading import latest_commit, read_lines, read_table
-from lastfm.question.sessions import build_sessions
 from lastfm.testing.sample_data import land, write_sample
 
 pytestmark = pytest.mark.slow
@@ -90,13 +90,16 @@ def test_nothing_new_changes_nothing_and_a_changed_file_is_refused(spark, tmp_pa
     assert (tmp_path / "incremental" / "top.tsv").read_bytes() == answer
 
     first.write_text(first.read_text() + lines[0] + "\n")
-    with pytest.raises(DataQualityError, match=rf"input file .*{first.name} refused: content changed after it was counted"):
+    with pytest.raises(DataQualityError,
+                       match=rf"input file .*{first.name} refused: content changed after it was counted"):
         run(spark, incremental)
     changed = versions(spark, incremental)
-    assert {t: changed[t] for t in ("plays", "rejects", "sessions")} == {t: before[t] for t in ("plays", "rejects", "sessions")}
+    assert ({t: changed[t] for t in ("plays", "rejects", "sessions")}
+            == {t: before[t] for t in ("plays", "rejects", "sessions")})
     assert (tmp_path / "incremental" / "top.tsv").read_bytes() == answer
 
-    runs = read_table(spark, incremental.table_path("runs")).where("status != 'rebuilding'").orderBy("started_at").collect()
+    runs = (read_table(spark, incremental.table_path("runs")).where("status != 'rebuilding'")
+            .orderBy("started_at").collect())
     assert [(r["mode"], r["status"]) for r in runs] == [("incremental", "succeeded"), ("incremental", "nothing_new"),
                                                         ("incremental", "quarantined")]
     assert len(runs[0]["input_files_ingested"]) == 2 and runs[0]["rows_added"] == 1500
@@ -117,8 +120,9 @@ def test_plays_are_laid_out_by_time_so_a_days_read_opens_the_files_of_its_time_o
     run(spark, incremental)
 
     plays = read_table(spark, incremental.table_path("plays"))
-    files = (plays.groupBy(F.input_file_name(), "batch").agg(F.count(F.lit(1)).alias("rows"), F.min("ts").alias("first"),
-                                                             F.max("ts").alias("last")).orderBy("first").collect())
+    files = (plays.groupBy(F.input_file_name(), "batch")
+             .agg(F.count(F.lit(1)).alias("rows"), F.min("ts").alias("first"), F.max("ts").alias("last"))
+             .orderBy("first").collect())
     first = [f for f in files if f["batch"] == 0]
     assert len(first) == -(-sum(f["rows"] for f in first) // 300) and max(f["rows"] for f in first) < 2 * 300
     assert all(a["last"] <= b["first"] for a, b in pairwise(first))  # spans of time that do not overlap
@@ -233,7 +237,8 @@ def test_as_of_version_rebuilds_an_earlier_days_answer_and_changes_no_table(spar
     assert (tmp_path / "incremental" / "top.tsv").read_bytes() != day_one
     before = versions(spark, incremental)
 
-    again = JobConfig(**{**vars(incremental), "incremental": False, "as_of_version": first["tables"]["plays"]["version"],
+    again = JobConfig(**{**vars(incremental), "incremental": False,
+                         "as_of_version": first["tables"]["plays"]["version"],
                          "output": str(tmp_path / "replay" / "top.tsv")})
     replay = run(spark, again)
     assert (tmp_path / "replay" / "top.tsv").read_bytes() == day_one
@@ -270,7 +275,8 @@ def test_any_split_into_batches_ends_as_a_full_run(spark, tmp_path_factory, play
         # random plays repeat each other far more than real ones: no file is a re-delivery here
         run(spark, JobConfig(**{**vars(incremental), "incremental": daily[batch], "max_repeat_fraction": 1}))
     every_file = valid_plays(read_lines(spark, incremental.input).transform(parse_lines))
-    full_sessions = sorted(tuple(r) for r in every_file.transform(build_sessions(incremental.session_gap_seconds)).collect())
+    full_sessions = sorted(tuple(r) for r in
+                           every_file.transform(build_sessions(incremental.session_gap_seconds)).collect())
     assert sessions_rows(spark, incremental) == full_sessions
     assert read_tsv(incremental.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"),
                                                              top_sessions=2, top_tracks=3)

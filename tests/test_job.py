@@ -12,11 +12,11 @@ import pytest
 from deltalake import DeltaTable
 
 from lastfm.config import JobConfig
-from lastfm.testing.duckdb_reference import read_tsv, top_tracks
 from lastfm.errors import UsageError
+from lastfm.schemas import PLAYS
+from lastfm.testing.duckdb_reference import read_tsv, top_tracks
 from lastfm.testing.sample_data import write_sample
 from lastfm.testing.tables import delta_rs_rows
-from lastfm.schemas import PLAYS
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "jobs"))
@@ -86,12 +86,14 @@ def test_end_to_end_matches_duckdb_and_reruns_identically(sample, tmp_path):
     lines = first.stdout.splitlines()
     assert [line for line in lines if re.fullmatch(r"\d\d:\d\d:\d\d stage parse done in [\d.]+ s", line)]
     table = lines.index("  plays  song")
-    assert [line.split(None, 1) for line in lines[table + 1:table + 11]] == [[str(n), f"{a} - {t}"] for a, t, n in expected]
+    assert ([line.split(None, 1) for line in lines[table + 1:table + 11]]
+            == [[str(n), f"{a} - {t}"] for a, t, n in expected])
     assert f"answer       {output}" in lines and f"run summary  {tmp_path / 'run_summary.json'}" in lines
     assert not [line for line in lines if line.lstrip().startswith("{") or " INFO " in line]
     digest = hashlib.sha256(output.read_bytes()).hexdigest()
 
-    tables = {name: DeltaTable(str(tmp_path / "wh" / name)) for name in ("plays", "rejects", "sessions", "top_sessions", "top_tracks")}
+    tables = {name: DeltaTable(str(tmp_path / "wh" / name))
+              for name in ("plays", "rejects", "sessions", "top_sessions", "top_tracks")}
     rows = {name: delta_rs_rows(str(tmp_path / "wh" / name)) for name in tables}
     assert rows["plays"].num_rows == 120_000  # every valid row once
     assert rows["rejects"].num_rows == 1  # write_sample puts one malformed line per 100k
@@ -201,7 +203,8 @@ def test_an_unexpected_failure_exits_1_with_one_line_and_the_trace_in_the_log(tm
     source = tmp_path / "in.tsv"
     source.write_text("u1\t2009-01-01T00:00:00Z\t\tCake\t\tJolene\n")
     (tmp_path / "taken").write_text("a file, not a folder\n")
-    result = submit("--input", str(source), "--output", str(tmp_path / "top.tsv"), "--warehouse", str(tmp_path / "taken" / "wh"))
+    result = submit("--input", str(source), "--output", str(tmp_path / "top.tsv"),
+                    "--warehouse", str(tmp_path / "taken" / "wh"))
     assert_one_line_error(result, 1, str(tmp_path / "taken" / "wh"))
     assert "An error occurred while calling" not in result.stderr  # the Java exception's own words, not Py4J's
     assert "Traceback" in result.stdout and "run failed" in result.stdout  # the whole trace, in the log
@@ -218,7 +221,8 @@ def test_two_incremental_runs_started_at_once_one_completes_and_nothing_is_inges
     environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     command = [str(bin_dir / "spark-submit"), "--conf", "spark.ui.enabled=false", "jobs/top_tracks.py",
                *job_args(landing, tmp_path), "--incremental"]
-    runs = [subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = [subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
             for _ in range(2)]
     results = [subprocess.CompletedProcess(command, r.wait(timeout=600), *r.communicate()) for r in runs]
 

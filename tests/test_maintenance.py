@@ -23,9 +23,8 @@ from lastfm.config import BOOKKEEPING_TABLES, TABLES, JobConfig
 from lastfm.errors import ConcurrentRunError, UsageError
 from lastfm.pipeline import run
 from lastfm.storage import maintenance
+from lastfm.storage.maintenance import LISTING_PARALLELISM, MIN_FILE_SIZE, RETENTION_ARGUMENT, RETENTION_CHECK, maintain
 from lastfm.storage.writing import commit_conflict
-from lastfm.storage.maintenance import (LISTING_PARALLELISM, MIN_FILE_SIZE, RETENTION_ARGUMENT, RETENTION_CHECK,
-                                        maintain)
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.testing.sample_data import land, write_sample
@@ -76,8 +75,8 @@ def warehouse(spark, tmp_path):
     for day in DAYS:
         write(spark, day, str(root / "plays"))
     write(spark, [("bad line", 1), ("worse line", 2)], str(root / "rejects"))
-    for run in range(2):
-        spark.createDataFrame([(f"run{run}", run)], SCHEMA).write.format("delta").mode("append").save(str(root / "runs"))
+    for n in range(2):
+        spark.createDataFrame([(f"run{n}", n)], SCHEMA).write.format("delta").mode("append").save(str(root / "runs"))
     assert len(first_files) == 2 and len(parquet_files(root / "plays")) == 10  # 8 in the table
     return root, first_files
 
@@ -88,7 +87,7 @@ def session_settings(spark) -> dict:
     for key in (RETENTION_CHECK, RETENTION_ARGUMENT, LISTING_PARALLELISM, MIN_FILE_SIZE):
         try:
             settings[key] = spark.conf.get(key)
-        except Exception:  # noqa: BLE001 - a key this Delta does not know, unset
+        except Exception:  # a key this Delta does not know, unset
             settings[key] = None
     return settings
 
@@ -270,8 +269,8 @@ def submit(*args):
     """jobs/maintain.py as a user runs it: spark-submit from the repo root, the venv's bin on PATH."""
     bin_dir = Path(sys.executable).parent
     environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    return subprocess.run([str(bin_dir / "spark-submit"), "--conf", "spark.ui.enabled=false", "jobs/maintain.py", *args],
-                          cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
+    command = [str(bin_dir / "spark-submit"), "--conf", "spark.ui.enabled=false", "jobs/maintain.py", *args]
+    return subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
 
 
 def error_lines(result) -> list[str]:

@@ -6,10 +6,18 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from lastfm import compat, ingest
 from lastfm.question import parsing
-from lastfm.question.parsing import PARSE_VERSION
-from lastfm.question.parsing import BAD_TIMESTAMP, EMPTY_USER_ID, WRONG_FIELD_COUNT, parse_lines, rejected_lines, valid_plays
+from lastfm.question.parsing import (
+    BAD_TIMESTAMP,
+    EMPTY_USER_ID,
+    PARSE_VERSION,
+    WRONG_FIELD_COUNT,
+    parse_lines,
+    rejected_lines,
+    valid_plays,
+)
+from lastfm.schemas import REJECTED_LINES as REJECTS
+from lastfm.schemas import TYPED_PLAYS as PLAYS
 from lastfm.storage.reading import read_lines
-from lastfm.schemas import TYPED_PLAYS as PLAYS, REJECTED_LINES as REJECTS
 from lastfm.testing.versions import code_digest
 
 LINES = StructType([StructField("value", StringType())])
@@ -28,8 +36,10 @@ def test_valid_line_is_typed_and_empty_mbids_become_null(spark):
     ).transform(parse_lines)
     expected = spark.createDataFrame(
         [
-            ("user_000001", datetime(2009, 5, 4, 23, 8, 57), "f1b1cf71-bd35-4e99-8624-24a6e15f133a", "Deep Dish", None, "Fuck Me Im Famous"),
-            ("user_000001", datetime(2009, 5, 4, 13, 54, 10), None, "Cake", "6e1d48f9-e0b9-4b3d-9b74-2a9cb2d1c8a6", "Jolene"),
+            ("user_000001", datetime(2009, 5, 4, 23, 8, 57), "f1b1cf71-bd35-4e99-8624-24a6e15f133a", "Deep Dish", None,
+             "Fuck Me Im Famous"),
+            ("user_000001", datetime(2009, 5, 4, 13, 54, 10), None, "Cake", "6e1d48f9-e0b9-4b3d-9b74-2a9cb2d1c8a6",
+             "Jolene"),
         ],
         PLAYS,
     )

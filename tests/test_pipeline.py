@@ -7,12 +7,12 @@ import random
 import pytest
 
 from lastfm.config import JobConfig
-from lastfm.testing.duckdb_reference import top_tracks
 from lastfm.errors import DataQualityError, UsageError
-from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.pipeline import bare_increment, bare_top_tracks, check_reject_fraction, run
-from lastfm.storage.reading import read_lines, read_table
+from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.question.sessions import build_sessions
+from lastfm.storage.reading import read_lines, read_table
+from lastfm.testing.duckdb_reference import top_tracks
 from lastfm.testing.sample_data import write_sample
 
 
@@ -20,7 +20,8 @@ from lastfm.testing.sample_data import write_sample
 def test_the_bare_transforms_give_duckdbs_answer(spark, tmp_path):
     path = str(write_sample(tmp_path / "plays.tsv", rows=30_000, users=12, seed=3, malformed_every=5_000))
     for gap, sessions, tracks in ((1200, 50, 10), (300, 5, 7)):
-        got = [(r["artist_name"], r["track_name"], r["play_count"]) for r in bare_top_tracks(spark, path, gap, sessions, tracks)]
+        got = [(r["artist_name"], r["track_name"], r["play_count"])
+               for r in bare_top_tracks(spark, path, gap, sessions, tracks)]
         assert got == top_tracks(path, gap_seconds=gap, top_sessions=sessions, top_tracks=tracks)
 
 
@@ -36,7 +37,8 @@ def test_the_least_increment_gives_duckdbs_answer_on_both_files(spark, tmp_path)
     run(spark, JobConfig(str(history.parent), str(tmp_path / "top.tsv"), warehouse, top_sessions=4))
 
     got = bare_increment(spark, str(day), warehouse, 1200, 4, 10)
-    assert [(r["artist_name"], r["track_name"], r["play_count"]) for r in got] == top_tracks(str(every_play), top_sessions=4)
+    assert ([(r["artist_name"], r["track_name"], r["play_count"]) for r in got]
+            == top_tracks(str(every_play), top_sessions=4))
     # the sessions are those of all plays at once; only the duplicates across the two files go uncounted
     fields = ["user_id", "session_number", "session_id", "session_start", "session_end", "play_count"]
     merged = read_table(spark, f"{warehouse}/sessions").select(*fields).collect()
@@ -47,9 +49,11 @@ def test_the_least_increment_gives_duckdbs_answer_on_both_files(spark, tmp_path)
 def test_reject_fraction_threshold_is_inclusive_and_warn_only_returns_the_failure():
     config = JobConfig("in.tsv", "o.tsv", "wh", max_reject_fraction=0.01)
     assert check_reject_fraction(99, 1, config, "wh/rejects") == []  # exactly 1%: allowed
-    with pytest.raises(DataQualityError, match=r"^2 of 100 lines rejected \(2.0000%\) in in.tsv, above --max-reject-fraction 0.01 \(see wh/rejects\)$"):
+    with pytest.raises(DataQualityError, match=r"^2 of 100 lines rejected \(2.0000%\) in in.tsv, "
+                                               r"above --max-reject-fraction 0.01 \(see wh/rejects\)$"):
         check_reject_fraction(98, 2, config, "wh/rejects")
-    (warning,) = check_reject_fraction(98, 2, JobConfig("in.tsv", "o.tsv", "wh", max_reject_fraction=0.01, warn_only=True), "wh/rejects")
+    (warning,) = check_reject_fraction(
+        98, 2, JobConfig("in.tsv", "o.tsv", "wh", max_reject_fraction=0.01, warn_only=True), "wh/rejects")
     assert warning.startswith("2 of 100 lines rejected")
     with pytest.raises(UsageError, match="no valid rows in input in.tsv: all 5 lines rejected"):
         check_reject_fraction(0, 5, config, "wh/rejects")

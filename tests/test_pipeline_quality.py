@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from lastfm.quality import checks as quality
-from lastfm.quality import report
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError
 from lastfm.pipeline import run
+from lastfm.quality import checks as quality
+from lastfm.quality import report
 
 LINES = [
     "u1\t2009-01-01T12:00:00Z\t\tAbba\t\tSOS",
@@ -36,7 +36,8 @@ def test_run_writes_profile_summary_and_report_then_guards_the_deliverable(spark
     assert deliverable == b"artist_name\ttrack_name\tplay_count\nCake\tJolene\t4\nAbba\tSOS\t2\n"
 
     profile = json.loads((out / "profile.json").read_text())
-    assert profile["rows"] == {"read": 6, "valid": 6, "rejected": 0, "rejected_by_reason": {}, "with_replacement_character": 0}
+    assert profile["rows"] == {"read": 6, "valid": 6, "rejected": 0, "rejected_by_reason": {},
+                               "with_replacement_character": 0}
     assert profile["users"] == 2 and profile["heaviest_listener"] == {"user_id": "u1", "plays": 4}
     assert profile["time_range"] == {"first": "2009-01-01T10:00:00Z", "last": "2009-01-02T23:40:00Z"}
     assert profile["sessions"]["count"] == 3 and profile["sessions"]["length_plays"]["max"] == 3

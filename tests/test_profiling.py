@@ -50,7 +50,8 @@ def test_input_profile_of_a_file_comes_from_one_aggregate_over_its_parsed_lines(
     hours = [0] * 24
     hours[10], hours[12], hours[23] = 3, 1, 1
     assert observed_profile(spark, LINES) == {
-        "rows": {"read": 8, "valid": 5, "rejected": 3, "rejected_by_reason": {"wrong_field_count": 2, "empty_user_id": 1},
+        "rows": {"read": 8, "valid": 5, "rejected": 3,
+                 "rejected_by_reason": {"wrong_field_count": 2, "empty_user_id": 1},
                  "with_replacement_character": 0},
         "columns": {
             "user_id": {"nulls": 0, "empty": 0},
@@ -132,7 +133,8 @@ def test_lines_with_bytes_that_are_not_utf8_are_made_valid_and_counted(spark, tm
     raw = spark.read.text(str(path))
     valid = compat.valid_utf8(raw.value)
     lines = raw.select(valid.alias("value"), F.lit("f").alias("source_file"),
-                       *[c.alias(n) for n, c in {**admission.line_hashes(valid), **profiling.replaced(raw.value, valid)}.items()])
+                       *[c.alias(n) for n, c in
+                         {**admission.line_hashes(valid), **profiling.replaced(raw.value, valid)}.items()])
     (facts,) = admission.file_facts(lines.transform(parse_lines), now_epoch_seconds=2**40)
     assert profiling.input_profile(facts)["rows"]["with_replacement_character"] == 1
     names = [r.artist_name for r in valid_plays(lines.transform(parse_lines)).orderBy("ts").collect()]

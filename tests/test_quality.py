@@ -5,10 +5,11 @@ from datetime import datetime, timezone
 import pytest
 from chispa import assert_df_equality
 
-from lastfm.quality import checks as quality
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError
-from lastfm.schemas import PLAYS as PLAYS_TABLE, TOP_SESSIONS, TOP_TRACKS
+from lastfm.quality import checks as quality
+from lastfm.schemas import PLAYS as PLAYS_TABLE
+from lastfm.schemas import TOP_SESSIONS, TOP_TRACKS
 from lastfm.schemas import TYPED_PLAYS as PLAYS
 from lastfm.storage.writing import write_table
 
@@ -18,7 +19,8 @@ NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 def facts(**changes):
     good = {"rows_valid": 100, "users": 2, "duplicate_fraction": 0.0,
-            "first_play": datetime(2005, 2, 14, tzinfo=timezone.utc), "last_play": datetime(2013, 9, 29, tzinfo=timezone.utc)}
+            "first_play": datetime(2005, 2, 14, tzinfo=timezone.utc),
+            "last_play": datetime(2013, 9, 29, tzinfo=timezone.utc)}
     return {**good, **changes}
 
 
@@ -104,7 +106,8 @@ def test_checked_output_recounts_each_song_from_plays_in_the_top_sessions(spark)
 
 def test_output_row_count_expectation():
     expectations = quality.output_expectations(CONFIG)  # M = 3
-    check = lambda rows, songs: quality.validate_facts("output", expectations, quality.output_facts(rows, songs, CONFIG))  # noqa: E731
+    check = lambda rows, songs: quality.validate_facts(  # noqa: E731
+        "output", expectations, quality.output_facts(rows, songs, CONFIG))
     assert check(3, 10) == [] and check(2, 2) == []
     assert check(2, 10) == ["output.row_shortfall=1 fails equal_to(0)"]
     assert check(4, 10) == ["output.rows=4 fails less_than_or_equal_to(3)", "output.row_shortfall=-1 fails equal_to(0)"]
@@ -116,7 +119,8 @@ def test_delta_check_constraint_failure_is_a_data_quality_error(spark, tmp_path)
     first = write_table(spark.createDataFrame([(1, "A", "a", 3)], TOP_TRACKS), uri, constraints=constraints)
     with pytest.raises(DataQualityError) as error:
         write_table(spark.createDataFrame([(1, "A", "a", 0)], TOP_TRACKS), uri, constraints=constraints)
-    assert str(error.value) == f"{uri}: [DELTA_VIOLATE_CONSTRAINT_WITH_VALUES] CHECK constraint plays_positive (play_count > 0) violated by row with values: play_count : 0"
+    assert str(error.value) == (f"{uri}: [DELTA_VIOLATE_CONSTRAINT_WITH_VALUES] CHECK constraint plays_positive "
+                                "(play_count > 0) violated by row with values: play_count : 0")
     assert "\n" not in str(error.value)
     table = spark.read.format("delta").load(uri)
     assert first.version == 0 and table.collect()[0]["play_count"] == 3  # the failed write left no trace
@@ -148,9 +152,11 @@ def test_known_answer_hashes_only_a_file_with_the_real_line_count():
 
     answer = [{"artist_name": a, "track_name": t, "play_count": n} for a, t, n in PUBLISHED]
     default = JobConfig("in.tsv", "o.tsv", "wh")
-    assert quality.known_answer_check(default, 1000, md5, answer) == {"checked": False, "reason": "input is not the real Last.fm 1K file"}
+    assert (quality.known_answer_check(default, 1000, md5, answer)
+            == {"checked": False, "reason": "input is not the real Last.fm 1K file"})
     assert asked == []
-    assert quality.known_answer_check(default, 19_150_868, md5, answer) == {"checked": True, "matches": True, "differences": []}
+    assert (quality.known_answer_check(default, 19_150_868, md5, answer)
+            == {"checked": True, "matches": True, "differences": []})
     wrong = [dict(answer[0], play_count=1215), *answer[1:]]
     result = quality.known_answer_check(default, 19_150_868, md5, wrong)
     assert result["matches"] is False and result["differences"] == [

@@ -3,7 +3,8 @@ from datetime import datetime, timedelta
 from chispa import assert_df_equality
 
 from lastfm.question.rankings import plays_in_sessions, top_sessions, top_tracks
-from lastfm.schemas import TYPED_PLAYS as PLAYS, SESSIONS, TOP_SESSIONS, TOP_TRACKS
+from lastfm.schemas import SESSIONS, TOP_SESSIONS, TOP_TRACKS
+from lastfm.schemas import TYPED_PLAYS as PLAYS
 
 T0 = datetime(2009, 5, 4, 12, 0, 0)
 

@@ -40,7 +40,8 @@ STATE = [row("kept", 1, "admitted", plays_batch=0), row("moved", 1, "admitted", 
 
 
 def test_a_daily_run_takes_new_files_and_counted_ones_that_changed():
-    listing = [("kept", 10, 1), ("moved", 10, 2), ("refused", 10, 1), ("dup", 11, 1), ("changed", 10, 1), ("fresh", 1, 1)]
+    listing = [("kept", 10, 1), ("moved", 10, 2), ("refused", 10, 1), ("dup", 11, 1), ("changed", 10, 1),
+               ("fresh", 1, 1)]
     claims = record.plan(record_of(STATE), listing, full=False)
     assert claims == [Claimed("dup", 11, 1, "new"), Claimed("fresh", 1, 1, "new"), Claimed("moved", 10, 2, "touched")]
     assert not record.is_rebuild(claims, 2)
@@ -54,7 +55,8 @@ def test_a_full_run_takes_every_file_again_and_refuses_to_drop_missing_ones():
     assert [(c.path, c.kind) for c in claims] == [("changed", "keep"), ("dup", "new"), ("kept", "reparse"),
                                                   ("moved", "reparse"), ("refused", "new")]
     assert record.is_rebuild(claims, 5)
-    with pytest.raises(UsageError, match=r"1 counted input file\(s\) no longer in the input, e.g. moved.*--forget-missing-files"):
+    with pytest.raises(UsageError,
+                       match=r"1 counted input file\(s\) no longer in the input, e.g. moved.*--forget-missing-files"):
         record.plan(record_of(STATE), [f for f in listing if f[0] != "moved"], full=True)
     forgotten = record.plan(record_of(STATE), [f for f in listing if f[0] != "moved"], full=True, forget_missing=True)
     assert Claimed("moved", 10, 1, "forget") in forgotten
@@ -85,7 +87,8 @@ def test_a_batch_is_claimed_by_one_run_only(spark, tmp_path):
     with pytest.raises(ConcurrentRunError, match="another run claimed batch 0 at the same time"):
         record.claim(spark, uri, 0, second, "run-b")  # what a run that read the record before a's claim does
     assert record.read_record(spark, uri).pending == first
-    record.complete(spark, uri, 0, [{"path": "day1.tsv", "size": 10, "modified": 1, "status": record.ADMITTED}], "run-a")
+    record.complete(spark, uri, 0, [{"path": "day1.tsv", "size": 10, "modified": 1, "status": record.ADMITTED}],
+                    "run-a")
     record.claim(spark, uri, 1, second, "run-b")
     claims = {(r["seq"], r["path"], r["run_id"]) for r in read_table(spark, uri).where("status = 'pending'").collect()}
     assert claims == {(0, "day1.tsv", "run-a"), (2, "day2.tsv", "run-b")}

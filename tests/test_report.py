@@ -26,8 +26,10 @@ HISTOGRAM = [(1, 2), (3, 1), (6, 1)]
 TOP_TRACKS = [{"artist_name": "Cake", "track_name": "Jolene", "play_count": 6},
               {"artist_name": "Johnny \"Hammond\" Smith", "track_name": "<Ain't> & so", "play_count": 3}]
 TOP_SESSIONS = [
-    {"user_id": "u1", "session_start": datetime(2009, 1, 1, 10), "session_end": datetime(2009, 1, 1, 11), "play_count": 6},
-    {"user_id": "u2", "session_start": datetime(2009, 1, 2, 23, 30), "session_end": datetime(2009, 1, 2, 23, 30), "play_count": 3},
+    {"user_id": "u1", "session_start": datetime(2009, 1, 1, 10), "session_end": datetime(2009, 1, 1, 11),
+     "play_count": 6},
+    {"user_id": "u2", "session_start": datetime(2009, 1, 2, 23, 30), "session_end": datetime(2009, 1, 2, 23, 30),
+     "play_count": 3},
 ]
 
 

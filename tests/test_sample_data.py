@@ -77,4 +77,5 @@ def test_a_heavy_listener_stays_within_the_real_files_span(tmp_path):
 
 
 def test_samples_larger_than_the_real_file_get_more_users_not_heavier_ones():
-    assert [users_for(n) for n in (1_000, 1_000_000, 19_150_868, 19_151_001, 76_603_472)] == [1000, 1000, 1000, 1001, 4000]
+    assert ([users_for(n) for n in (1_000, 1_000_000, 19_150_868, 19_151_001, 76_603_472)]
+            == [1000, 1000, 1000, 1001, 4000])

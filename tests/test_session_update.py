@@ -75,7 +75,8 @@ def plays_frame(spark, plays, batch=1):
     """(user, second, artist, track) tuples -> a `plays` DataFrame (schemas.PLAYS)."""
     return local_frame(
         spark,
-        [(user, when(second), None, artist, None, track, "file:/plays.tsv", batch) for user, second, artist, track in plays],
+        [(user, when(second), None, artist, None, track, "file:/plays.tsv", batch)
+         for user, second, artist, track in plays],
         PLAYS,
     )
 
@@ -255,7 +256,8 @@ def test_a_late_play_bridges_two_sessions_and_the_later_ones_are_renumbered(spar
          session("u2", 1, minutes(30), minutes(30), 1)],
         SESSIONS,
     )
-    assert_df_equality(update(spark, history_sessions, history, new), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(update(spark, history_sessions, history, new), expected, ignore_row_order=True,
+                       ignore_nullable=True)
 
 
 def test_a_new_user_gets_sessions_from_one_and_the_others_are_kept(spark):
@@ -268,7 +270,8 @@ def test_a_new_user_gets_sessions_from_one_and_the_others_are_kept(spark):
          session("u2", 1, minutes(0), minutes(0), 3, dups=1), session("u2", 2, minutes(30), minutes(30), 1)],
         SESSIONS,
     )
-    assert_df_equality(update(spark, history_sessions, history, new), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(update(spark, history_sessions, history, new), expected, ignore_row_order=True,
+                       ignore_nullable=True)
 
 
 def test_a_play_exactly_gap_after_a_session_end_joins_it_and_one_second_more_does_not(spark):
@@ -280,7 +283,8 @@ def test_a_play_exactly_gap_after_a_session_end_joins_it_and_one_second_more_doe
          session("u2", 1, minutes(0), minutes(0), 1), session("u2", 2, minutes(20, 1), minutes(20, 1), 1)],
         SESSIONS,
     )
-    assert_df_equality(update(spark, history_sessions, history, new), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(update(spark, history_sessions, history, new), expected, ignore_row_order=True,
+                       ignore_nullable=True)
 
 
 def test_a_repeat_of_a_held_play_is_found_in_the_held_plays_the_caller_looked_up(spark):

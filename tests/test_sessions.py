@@ -5,10 +5,11 @@ from chispa import assert_df_equality
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lastfm.schemas import TYPED_PLAYS as PLAYS, SESSIONS
 from lastfm.question import session_update
 from lastfm.question import sessions as sessions_module
 from lastfm.question.sessions import RULES_VERSION, assign_sessions, build_sessions
+from lastfm.schemas import SESSIONS
+from lastfm.schemas import TYPED_PLAYS as PLAYS
 from lastfm.testing.versions import code_digest
 
 GAP = 20 * 60
@@ -38,7 +39,8 @@ def test_the_rule_holds_before_1970_and_after_2038(spark):
     # the window orders by one long key built from the epoch second: negative and large ones too
     for start in (datetime(1965, 3, 1), datetime(2105, 3, 1)):
         times = [start, start + timedelta(minutes=20), start + timedelta(minutes=40, seconds=1)]
-        counts = sorted(r.play_count for r in plays(spark, [("u1", t) for t in times]).transform(build_sessions(GAP)).collect())
+        counts = sorted(r.play_count
+                        for r in plays(spark, [("u1", t) for t in times]).transform(build_sessions(GAP)).collect())
         assert counts == [1, 2], start
 
 
@@ -141,7 +143,8 @@ def test_sessions_match_a_plain_python_model(spark, case):
         got.setdefault((r.user_id, r.session_number), []).append(int((r.ts - epoch).total_seconds()))
     model = model_sessions(rows, gap)
     assert {k: sorted(v) for k, v in got.items()} == {k: times for k, (times, _) in model.items()}
-    summary = {(r.user_id, r.session_number): (r.session_id, r.session_start, r.session_end, r.play_count, r.duplicate_plays)
+    summary = {(r.user_id, r.session_number):
+               (r.session_id, r.session_start, r.session_end, r.play_count, r.duplicate_plays)
                for r in df.transform(build_sessions(gap)).collect()}
     assert summary == {(u, n): (f"{u}/{n}", when(times[0]), when(times[-1]), len(times), duplicates)
                        for (u, n), (times, duplicates) in model.items()}

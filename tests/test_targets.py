@@ -6,7 +6,15 @@ from pathlib import Path
 import pytest
 
 from lastfm.platforms.cluster import setup_jars, spark_home
-from lastfm.platforms.targets import PLATFORMS, TARGETS, conf_flags, jar_files, py_files, read_properties, target_properties
+from lastfm.platforms.targets import (
+    PLATFORMS,
+    TARGETS,
+    conf_flags,
+    jar_files,
+    py_files,
+    read_properties,
+    target_properties,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,7 +44,8 @@ def test_every_target_has_a_conf_with_delta_and_no_credentials():
     for target in TARGETS:
         properties = target_properties(REPO / "conf", target)
         assert properties["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension", target
-        assert not [key for key in properties if any(word in key.lower() for word in ("secret", "access.key", "password", "token"))]
+        assert not [key for key in properties
+                    if any(word in key.lower() for word in ("secret", "access.key", "password", "token"))]
     assert read_properties(REPO / "conf" / "standalone.conf")["spark.master"] == "spark://127.0.0.1:7077"
 
 
@@ -72,7 +81,8 @@ def test_each_platform_conf_takes_the_delta_of_the_spark_line_tested_here(spark_
         if platform.startswith("dataproc-"):  # no Delta on the image: the line's package, right Scala
             assert conf["spark.jars.packages"] == f"io.delta:{delta_artifact}:{delta_version}", platform
         else:  # EMR: Delta on the image, its jar also on the Python path (the `delta` package)
-            assert conf["spark.jars"] == "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar"
+            assert conf["spark.jars"] == ("/usr/share/aws/delta/lib/delta-spark.jar,"
+                                          "/usr/share/aws/delta/lib/delta-storage.jar")
             assert conf["spark.submit.pyFiles"] == "local:///usr/share/aws/delta/lib/delta-spark.jar"
 
 
@@ -100,6 +110,8 @@ def test_s3_jars_match_pyspark_hadoop():  # on every Spark line (make setup SPAR
     # compared by class, since file names clash across groups (AWS's and JetBrains' `annotations`)
     def classes(jars):
         return {name for jar in jars for name in zipfile.ZipFile(jar).namelist()
-                if name.endswith(".class") and not name.startswith("META-INF/") and not name.endswith("module-info.class")}
+                if name.endswith(".class") and not name.startswith("META-INF/")
+                and not name.endswith("module-info.class")}
 
-    assert not classes(jar_files(setup_jars("s3"))) & classes(sorted((Path(pyspark.__file__).parent / "jars").glob("*.jar")))
+    assert not (classes(jar_files(setup_jars("s3")))
+                & classes(sorted((Path(pyspark.__file__).parent / "jars").glob("*.jar"))))

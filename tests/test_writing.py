@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from lastfm.storage.reading import recorded_or_computed_md5
-from lastfm.schemas import TOP_TRACKS
 from lastfm.errors import DataQualityError
+from lastfm.schemas import TOP_TRACKS
+from lastfm.storage.reading import recorded_or_computed_md5
 from lastfm.storage.writing import constraint_violation, replace_rows, write_single_tsv, write_table, write_text
 
 ROWS = [(1, 'Johnny "Hammond" Smith', '"Heroes"', 12), (2, "坂本龍一", "Кино", 7), (3, "Cake", "", 1)]
@@ -47,7 +47,8 @@ def test_write_table_overwrites_with_one_new_version_per_write(spark, tmp_path):
     assert spark.read.format("delta").load(path).count() == 3
 
 
-def test_replace_rows_deletes_what_matches_and_adds_rows_in_one_commit_marking_files_not_rewriting_them(spark, tmp_path):
+def test_replace_rows_deletes_what_matches_and_adds_rows_in_one_commit_marking_files_not_rewriting_them(
+        spark, tmp_path):
     path = str(tmp_path / "t")
     rows = [(user, n) for user in ("a", "b", "c") for n in range(1, 5)]
     write_table(spark.createDataFrame(rows, "user string, n int").repartition(2), path,
@@ -139,7 +140,8 @@ def test_a_path_with_no_scheme_is_on_the_default_file_system_for_side_files_too(
 def test_a_failed_write_on_a_non_local_file_system_keeps_the_earlier_deliverable(spark, viewfs):
     base, folder = viewfs
     (folder / "top.tsv").write_text("earlier good answer\n")
-    failing = spark.createDataFrame(ROWS, TOP_TRACKS).withColumn("play_count", F.raise_error(F.lit("disk gone")).cast("long"))
+    failing = spark.createDataFrame(ROWS, TOP_TRACKS).withColumn(
+        "play_count", F.raise_error(F.lit("disk gone")).cast("long"))
     with pytest.raises(Exception, match="disk gone"):
         write_single_tsv(failing, f"{base}/top.tsv")
     assert (folder / "top.tsv").read_text() == "earlier good answer\n"

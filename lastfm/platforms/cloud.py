@@ -127,7 +127,8 @@ def wait(poll: Callable[[], tuple[str, str]], done: tuple[str, ...], report: Cal
 def step_state(emr, cluster_id: str, step_id: str) -> Callable[[], tuple[str, str]]:
     def poll():
         status = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Status"]
-        reason = status.get("FailureDetails", {}).get("Reason") or status.get("StateChangeReason", {}).get("Message", "")
+        reason = (status.get("FailureDetails", {}).get("Reason")
+                  or status.get("StateChangeReason", {}).get("Message", ""))
         return status["State"], reason or ""
 
     return poll

@@ -96,7 +96,7 @@ class Standalone:
         Path(path).write_text(json.dumps(state, indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "Standalone":
+    def load(cls, path: Path) -> Standalone:
         state = json.loads(Path(path).read_text())
         for key in ("master_log", "worker_log", "work_dir"):
             state[key] = Path(state[key])

@@ -76,7 +76,8 @@ def _disk_errors(path: Path):
 def _require_free_space(folder: Path, needed: int) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise DiskFullError(f"{needed:,} bytes needed in {folder} but only {free:,} free: free some space and run again")
+        raise DiskFullError(f"{needed:,} bytes needed in {folder} but only {free:,} free: "
+                            "free some space and run again")
 
 
 def partial_path(target: Path) -> Path:

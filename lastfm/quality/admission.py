@@ -135,7 +135,8 @@ def judge(claimed: Claimed, facts: dict, counted: dict | None, counted_ids: dict
         if facts["content_id"] == counted["content_id"]:
             return Verdict(counted["status"], counted["reason"])
         return Verdict(record.CHANGED, f"content changed after it was counted: the plays counted (batch "
-                                       f"{counted['plays_batch']}) stay, its new lines are in quarantine (batch {batch})")
+                                       f"{counted['plays_batch']}) stay, its new lines are in quarantine "
+                                       f"(batch {batch})")
     if facts["lines"] == 0:
         return Verdict(record.ADMITTED, "empty")
     other = counted_ids.get(facts["content_id"])
@@ -144,7 +145,8 @@ def judge(claimed: Claimed, facts: dict, counted: dict | None, counted_ids: dict
     plays, lines = facts["plays"], facts["lines"]
     if plays and facts["repeated"] / plays > config.max_repeat_fraction:
         return Verdict(record.QUARANTINED, f"{facts['repeated']} of its {plays} plays repeat plays already held, above "
-                                           f"--max-repeat-fraction {config.max_repeat_fraction}: a partial re-delivery?")
+                                           f"--max-repeat-fraction {config.max_repeat_fraction}: "
+                                           "a partial re-delivery?")
     if not config.warn_only:
         if facts["rejected"] / lines > config.max_reject_fraction:
             return Verdict(record.QUARANTINED, f"{facts['rejected']} of {lines} lines rejected "

@@ -177,7 +177,8 @@ def output_facts(rows: int, songs_in_top_sessions: int, config: JobConfig) -> di
 
 
 def _show(value) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else f"{value:.6g}" if isinstance(value, float) else str(value)
+    return (value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime)
+            else f"{value:.6g}" if isinstance(value, float) else str(value))
 
 
 def validate_facts(what: str, expectations: tuple[Expect, ...], facts: dict) -> list[str]:
@@ -190,7 +191,8 @@ def validate_output(checked: DataFrame) -> list[str]:
     present names; one text per failed check, however many rows fail it."""
     rows = [row.asDict() for row in checked.collect()]
     found = [f"output.{e.name} fails {e}" for e in OUTPUT_ROW_EXPECTATIONS if not all(e.holds(r[e.name]) for r in rows)]
-    found += [f"output.{name} fails not_null" for name in (ARTIST_NAME, TRACK_NAME) if any(r[name] is None for r in rows)]
+    found += [f"output.{name} fails not_null" for name in (ARTIST_NAME, TRACK_NAME)
+              if any(r[name] is None for r in rows)]
     return found
 
 

@@ -13,8 +13,8 @@ Only small results (one row, a few percentiles) reach the driver.
 Distinct artist and track names are HyperLogLog estimates (`hll_sketch_agg`, Apache DataSketches,
 lgConfigK 12: ~1.6% relative error): exact ones would cost one shuffle per column. The sketches
 themselves are kept per file, so the profile of a warehouse unions its files' sketches
-(`distinct_estimates`) and gets the estimate a single sketch of all its files would get. Percentiles are `percentile_approx`
-(accuracy 10,000): each is a value that occurs in the data.
+(`distinct_estimates`) and gets the estimate a single sketch of all its files would get.
+Percentiles are `percentile_approx` (accuracy 10,000): each is a value that occurs in the data.
 """
 
 from __future__ import annotations
@@ -146,17 +146,19 @@ def combine(profiles: list[dict], distinct: dict[str, int]) -> dict:
     lasts = [p["time_range"]["last"] for p in profiles if p["time_range"]["last"]]
     columns = {}
     for c in RAW_FIELDS:
-        columns[c] = {k: total(lambda p: p["columns"][c][k]) for k in ("nulls", "empty") if k in profiles[0]["columns"][c]}
+        columns[c] = {k: total(lambda p, c=c, k=k: p["columns"][c][k])
+                      for k in ("nulls", "empty") if k in profiles[0]["columns"][c]}
         if c in distinct:
             columns[c]["distinct_approx"] = distinct[c]
     return {
-        "rows": {**{k: total(lambda p: p["rows"].get(k)) for k in ("read", "valid", "rejected",
-                                                                    "with_replacement_character")},
-                 "rejected_by_reason": {r: total(lambda p: p["rows"]["rejected_by_reason"].get(r)) for r in reasons}},
+        "rows": {**{k: total(lambda p, k=k: p["rows"].get(k)) for k in ("read", "valid", "rejected",
+                                                                         "with_replacement_character")},
+                 "rejected_by_reason": {r: total(lambda p, r=r: p["rows"]["rejected_by_reason"].get(r))
+                                        for r in reasons}},
         "columns": columns,
         # ISO UTC strings of one width sort as the instants do
         "time_range": {"first": min(firsts, default=None), "last": max(lasts, default=None)},
-        "plays_by_hour_utc": [total(lambda p: p["plays_by_hour_utc"][h]) for h in range(24)],
+        "plays_by_hour_utc": [total(lambda p, h=h: p["plays_by_hour_utc"][h]) for h in range(24)],
     }
 
 

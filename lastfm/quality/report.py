@@ -163,4 +163,5 @@ def render_run(summary: dict, profile: dict) -> str:
     top_sessions = [{**s, "session_start": _instant(s["session_start"]), "session_end": _instant(s["session_end"])}
                     for s in summary["top_sessions"]]
     histogram = [(length, sessions) for length, sessions in summary["session_length_histogram"]]
-    return render(profile, histogram, summary["top_tracks"], top_sessions, summary["input"], _instant(summary["run_at"]))
+    return render(profile, histogram, summary["top_tracks"], top_sessions, summary["input"],
+                  _instant(summary["run_at"]))

@@ -1,8 +1,9 @@
 """Raw lines -> typed plays, and the lines that are refused, with a reason.
 
-A valid line has exactly six tab-separated fields, a non-empty user id, and a timestamp `YYYY-MM-DDTHH:MM:SSZ` that names a real UTC
-instant. Fields are never unquoted: a `"` is part of a name. Line ends (LF, CRLF or a lone CR)
-are the reader's business: Spark's text reader ends a line at any of them and keeps none.
+A valid line has exactly six tab-separated fields, a non-empty user id, and a timestamp
+`YYYY-MM-DDTHH:MM:SSZ` that names a real UTC instant. Fields are never unquoted: a `"` is part of
+a name. Line ends (LF, CRLF or a lone CR) are the reader's business: Spark's text reader ends a
+line at any of them and keeps none.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     # dataType on unresolved object")
     mbid = lambda i: F.when(field(i) != "", field(i))  # noqa: E731
     extra = [c for c in lines.columns if c != "value"]
-    typed = lines.select(F.col("value").alias(LINE), *extra).select(LINE, *extra, F.split(LINE, "\t", -1).alias(fields)).select(
+    typed = lines.select(F.col("value").alias(LINE), *extra).select(
+        LINE, *extra, F.split(LINE, "\t", -1).alias(fields)
+    ).select(
         field(0).alias(USER_ID),
         _parse_timestamp(field(1)).alias(TS),
         mbid(2).alias(ARTIST_ID),

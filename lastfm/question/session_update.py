@@ -103,7 +103,8 @@ def merged_sessions(pieces: DataFrame, gap_seconds: int, first_number: Column) -
     merged = numbered.groupBy(USER_ID, SESSION_NUMBER).agg(
         F.min(SESSION_START).alias(SESSION_START), F.max(SESSION_END).alias(SESSION_END),
         F.sum(PLAY_COUNT).alias(PLAY_COUNT), F.sum(DUPLICATE_PLAYS).alias(DUPLICATE_PLAYS))
-    return merged.withColumn(SESSION_ID, session_id(F.col(USER_ID), F.col(SESSION_NUMBER))).select(*SESSIONS.fieldNames())
+    return (merged.withColumn(SESSION_ID, session_id(F.col(USER_ID), F.col(SESSION_NUMBER)))
+            .select(*SESSIONS.fieldNames()))
 
 
 def replaced_sessions(spark: SparkSession, bounds: list[tuple]) -> tuple[DataFrame, Column]:
@@ -125,7 +126,8 @@ def updated_sessions(plays: DataFrame, sessions: DataFrame, bounds: list[tuple],
     plays as they are; for each user in `bounds`, the sessions before the first to recompute as
     they are, and the rest recomputed (`held_plays` as in `recomputed_sessions`)."""
     cut = F.broadcast(_cut(plays.sparkSession, bounds))
-    kept = (sessions.join(cut, USER_ID, "left").where(F.col(_FROM_NUMBER).isNull() | (F.col(SESSION_NUMBER) < F.col(_FROM_NUMBER)))
+    kept = (sessions.join(cut, USER_ID, "left")
+            .where(F.col(_FROM_NUMBER).isNull() | (F.col(SESSION_NUMBER) < F.col(_FROM_NUMBER)))
             .select(*SESSIONS.fieldNames()))
     return kept.unionByName(recomputed_sessions(plays, sessions, bounds, gap_seconds, since_batch, held_plays))
 
@@ -134,7 +136,8 @@ _FROM_NUMBER, _KEY, _HELD = "_from_number", "_key", "_held"
 
 
 def _cut(spark: SparkSession, bounds: list[tuple]) -> DataFrame:
-    return spark.createDataFrame([(user, number) for user, number, _ in bounds], f"{USER_ID} string, {_FROM_NUMBER} int")
+    return spark.createDataFrame([(user, number) for user, number, _ in bounds],
+                                 f"{USER_ID} string, {_FROM_NUMBER} int")
 
 
 def _earliest(bounds: list[tuple]) -> Column:

@@ -89,7 +89,8 @@ def summarize_sessions(sessionized_plays: DataFrame) -> DataFrame:
         F.count(F.lit(1)).alias(PLAY_COUNT),
         F.count_if(DUPLICATE).alias(DUPLICATE_PLAYS),
     )
-    return sessions.withColumn(SESSION_ID, session_id(F.col(USER_ID), F.col(SESSION_NUMBER))).select(*SESSIONS.fieldNames())
+    return (sessions.withColumn(SESSION_ID, session_id(F.col(USER_ID), F.col(SESSION_NUMBER)))
+            .select(*SESSIONS.fieldNames()))
 
 
 def rules(gap_seconds: int) -> str:

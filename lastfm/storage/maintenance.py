@@ -81,7 +81,8 @@ class Maintained:
 
 def maintain(spark: SparkSession, warehouse: str, retention_hours: int = DEFAULT_RETENTION_HOURS,
              tables: list[str] | tuple[str, ...] | None = None, *,
-             allow_short_retention: bool = False, compact_below_bytes: int = COMPACT_BELOW_BYTES) -> dict[str, Maintained]:
+             allow_short_retention: bool = False,
+             compact_below_bytes: int = COMPACT_BELOW_BYTES) -> dict[str, Maintained]:
     """OPTIMIZE (compaction), then VACUUM with `retention_hours`, each Delta table under
     `warehouse` (`<warehouse>/<name>` for the names of `tables`, by default config.TABLES and
     config.BOOKKEEPING_TABLES); a table that is not there is skipped. OPTIMIZE rewrites the files
@@ -144,7 +145,8 @@ def maintain_table(spark: SparkSession, name: str, uri: str, retention_hours: in
         conflict = commit_conflict(error)
         if conflict:
             raise ConcurrentRunError(f"{uri}: another run changed this table during its maintenance ({conflict}); "
-                                     "the maintenance stopped, this table is as that run left it: run it again") from None
+                                     "the maintenance stopped, this table is as that run left it: "
+                                     "run it again") from None
         message = str(error)
         if any(words in message for words in RETENTION_TOO_SHORT):
             floor = re.search(r'(?:not less than "|at least )(\d+) hours', message)
@@ -172,7 +174,7 @@ def session_settings(spark: SparkSession, settings: dict[str, str]):
     for key, value in settings.items():
         try:
             before[key] = spark.conf.get(key)
-        except Exception:  # noqa: BLE001 - neither set nor a conf with a default
+        except Exception:  # neither set nor a conf with a default
             before[key] = None
         spark.conf.set(key, value)
     try:

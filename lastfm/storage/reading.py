@@ -121,7 +121,8 @@ def recorded_or_computed_md5(spark: SparkSession, uri: str) -> str | None:
     sidecar, _ = hadoop_path(spark, f"{uri}.md5")
     if not fs.isFile(path):
         return None
-    if fs.isFile(sidecar) and fs.getFileStatus(sidecar).getModificationTime() >= fs.getFileStatus(path).getModificationTime():
+    if (fs.isFile(sidecar)
+            and fs.getFileStatus(sidecar).getModificationTime() >= fs.getFileStatus(path).getModificationTime()):
         return small_text(spark, f"{uri}.md5").split()[0]
     local = local_path(spark, uri)
     if local is None:

@@ -167,7 +167,8 @@ def plan(record: Record, listing: list[tuple[str, int, int]], *, full: bool, rea
         raise UsageError(f"{len(gone)} counted input file(s) no longer in the input, e.g. {gone[0]}: a full run "
                          "would drop their plays; put them back, or run with --forget-missing-files to drop them")
     if full:
-        claims += [Claimed(path, record.state[path]["size"], record.state[path]["modified"], FORGET) for path in missing]
+        claims += [Claimed(path, record.state[path]["size"], record.state[path]["modified"], FORGET)
+                   for path in missing]
     return claims
 
 
@@ -180,8 +181,8 @@ def claim(spark: SparkSession, uri: str, batch: int, claims: list[Claimed], run_
     """Append the batch's claim (see the module docstring); ConcurrentRunError when another run
     claimed this batch first."""
     now = datetime.now(timezone.utc)
-    rows = [_row(path=c.path, size=c.size, modified=c.modified, seq=2 * batch, batch=batch, status=PENDING, reason=c.kind,
-                 run_id=run_id, recorded_at=now) for c in claims]
+    rows = [_row(path=c.path, size=c.size, modified=c.modified, seq=2 * batch, batch=batch, status=PENDING,
+                 reason=c.kind, run_id=run_id, recorded_at=now) for c in claims]
     note = f"claim of batch {batch} by run {run_id}"
     append(spark, uri, rows, 2 * batch, note)
     # Delta skips an append whose transaction version the table has seen: the claim is ours when

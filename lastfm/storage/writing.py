@@ -20,8 +20,8 @@ from pyspark.sql import functions as F
 
 from lastfm import compat
 from lastfm.errors import ConcurrentRunError, DataQualityError
-from lastfm.storage.reading import hadoop_path, latest_commit, local_path
 from lastfm.schemas import OUTPUT_COLUMNS, RANK
+from lastfm.storage.reading import hadoop_path, latest_commit, local_path
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,11 @@ def replace_rows(uri: str, rows: DataFrame, replaced: DataFrame, condition: Colu
     marker = "_replaced"  # one source for both: what is deleted (marked) and what is added
     source = replaced.withColumn(marker, F.lit(True)).unionByName(rows.withColumn(marker, F.lit(False)),
                                                                   allowMissingColumns=True)
-    merge = (DeltaTable.forPath(rows.sparkSession, uri).alias("t").merge(source.alias("s"), F.col(f"s.{marker}") & condition)
+    merge = (DeltaTable.forPath(rows.sparkSession, uri).alias("t")
+             .merge(source.alias("s"), F.col(f"s.{marker}") & condition)
              .whenMatchedDelete()
-             .whenNotMatchedInsert(condition=~F.col(f"s.{marker}"), values={c: F.col(f"s.`{c}`") for c in rows.columns}))
+             .whenNotMatchedInsert(condition=~F.col(f"s.{marker}"),
+                                   values={c: F.col(f"s.`{c}`") for c in rows.columns}))
     with committing(uri):
         merge.execute()
     return table_version(rows.sparkSession, uri)
@@ -182,7 +184,8 @@ def remove_stale_staging(spark: SparkSession, uri: str, older_than_seconds: floa
     removed = []
     for status in fs.listStatus(folder):
         found = status.getPath().getName()
-        if (found.startswith(f".{name}.staging-") or found.endswith(".partial")) and status.getModificationTime() < cutoff:
+        if ((found.startswith(f".{name}.staging-") or found.endswith(".partial"))
+                and status.getModificationTime() < cutoff):
             fs.delete(status.getPath(), True)
             removed.append(status.getPath().toString())
     return removed

@@ -160,7 +160,8 @@ def write_sample(path: Path, rows: int = 1_000_000, users: int | None = None, se
     # every line ends with one of the catalog's tracks: format those tails once, not per line
     tails = [
         f"Z\t{a_id}\t{a_name}\t{t_id}\t{t_name}\n"
-        for a_id, a_name, t_id, t_name in zip(catalog.artist_id, catalog.artist_name, catalog.track_id, catalog.track_name)
+        for a_id, a_name, t_id, t_name in zip(catalog.artist_id, catalog.artist_name, catalog.track_id,
+                                              catalog.track_name)
     ]
     with open(partial, "w", encoding="utf-8", newline="\n") as out:
         for user, plays in enumerate(_plays_per_user(rng, rows, users), start=1):

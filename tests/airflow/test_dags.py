@@ -103,7 +103,8 @@ CODE_URI = "s3://code-bucket/lastfm/code"  # the Variable lastfm_code_uri
 def rendered(dag, template: str, params: dict | None = None) -> str:
     """`template` as a run of `dag` with `params` renders it (Jinja, as Airflow does)."""
     values = {**{name: dag.params[name] for name in dag.params}, **(params or {})}
-    return dag.get_template_env().from_string(template).render(params=values, var={"value": {"lastfm_code_uri": CODE_URI}})
+    return dag.get_template_env().from_string(template).render(
+        params=values, var={"value": {"lastfm_code_uri": CODE_URI}})
 
 
 def job_arguments(dag) -> list[str]:
@@ -150,9 +151,8 @@ def test_the_cloud_dags_spark_settings_are_those_of_conf(dagbag):
 
 
 def test_each_maintenance_dag_is_one_pooled_task_a_week_apart_from_the_daily_runs(dagbag):
-    from croniter import croniter
-
     from airflow.sdk import CronTriggerTimetable
+    from croniter import croniter
 
     tasks = {"lastfm_maintenance_local": "maintain", "lastfm_maintenance_emr_serverless": "maintain",
              "lastfm_maintenance_dataproc": "create_batch"}
@@ -169,8 +169,9 @@ def test_each_maintenance_dag_is_one_pooled_task_a_week_apart_from_the_daily_run
         assert dag.params.get_param("retention_hours").schema["minimum"] == 168
         # over eight weeks, no maintenance run's window (start to dagrun_timeout) meets a daily run's
         start = datetime(2026, 11, 1, tzinfo=timezone.utc)
-        within = lambda at: at < start + timedelta(weeks=8)  # noqa: E731
-        windows = {name: [(at, at + timeout) for at in takewhile(within, croniter(expression, start).all_next(datetime))]
+        within = lambda at, start=start: at < start + timedelta(weeks=8)  # noqa: E731
+        windows = {name: [(at, at + timeout)
+                          for at in takewhile(within, croniter(expression, start).all_next(datetime))]
                    for name, expression, timeout in (("daily", daily.timetable.expression, daily.dagrun_timeout),
                                                      ("maintenance", dag.timetable.expression, dag.dagrun_timeout))}
         assert len(windows["maintenance"]) == 8 and len(windows["daily"]) == 56
@@ -191,26 +192,30 @@ MAINTENANCE_PARSE = ("import json, sys; sys.path.insert(0, 'jobs'); from maintai
 
 
 def test_every_maintenance_dags_arguments_are_accepted_by_maintain_pys_own_parser(dagbag):
-    for daily_id, maintenance_id in MAINTENANCE_IDS.items():
+    for maintenance_id in MAINTENANCE_IDS.values():
         dag = dagbag.get_dag(maintenance_id)
         arguments = [rendered(dag, arg, {"retention_hours": 336}) for arg in maintenance_arguments(dag)]
         options = json.loads(job_python(MAINTENANCE_PARSE, json.dumps(arguments)))
         assert options == {"warehouse": dag.params["warehouse"], "retention_hours": 336,
                            "allow_short_retention": False}, maintenance_id
-        defaults = json.loads(job_python(MAINTENANCE_PARSE, json.dumps([rendered(dag, arg) for arg in maintenance_arguments(dag)])))
+        defaults = json.loads(job_python(MAINTENANCE_PARSE,
+                                         json.dumps([rendered(dag, arg) for arg in maintenance_arguments(dag)])))
         assert defaults["retention_hours"] == 168, maintenance_id
 
 
 def test_each_maintenance_dag_submits_maintain_py_as_its_daily_dag_submits_the_job(dagbag):
     """Same platform, same code, same Spark settings; only the script and its arguments differ."""
-    local, local_daily = dagbag.get_dag("lastfm_maintenance_local").tasks[0], dagbag.get_dag("lastfm_daily_local").get_task("top_tracks")
+    local = dagbag.get_dag("lastfm_maintenance_local").tasks[0]
+    local_daily = dagbag.get_dag("lastfm_daily_local").get_task("top_tracks")
     assert local.application == str(REPO / "jobs" / "maintain.py")
-    assert (local._conn_id, local.py_files, local.conf) == (local_daily._conn_id, local_daily.py_files, local_daily.conf)
+    assert (local._conn_id, local.py_files, local.conf) == (
+        local_daily._conn_id, local_daily.py_files, local_daily.conf)
 
     dag = dagbag.get_dag("lastfm_maintenance_emr_serverless")
     emr, emr_daily = dag.tasks[0], dagbag.get_dag("lastfm_daily_emr_serverless").get_task("start_job_run")
     assert rendered(dag, emr.job_driver["sparkSubmit"]["entryPoint"]) == f"{CODE_URI}/maintain.py"
-    assert emr.job_driver["sparkSubmit"]["sparkSubmitParameters"] == emr_daily.job_driver["sparkSubmit"]["sparkSubmitParameters"]
+    assert (emr.job_driver["sparkSubmit"]["sparkSubmitParameters"]
+            == emr_daily.job_driver["sparkSubmit"]["sparkSubmitParameters"])
     assert (emr.application_id, emr.execution_role_arn, emr.configuration_overrides) == (
         emr_daily.application_id, emr_daily.execution_role_arn, emr_daily.configuration_overrides)
     # one task that waits for its job run, so that it holds the pool's slot until the run ends
@@ -230,7 +235,8 @@ def cluster(tmp_path_factory):
     port, web = json.loads(job_python("import json; from lastfm.platforms.cluster import free_port; "
                                       "print(json.dumps([free_port(), free_port()]))"))
     assert port != web
-    job_command("scripts/standalone_cluster.py", "up", "--state-dir", str(state), "--port", str(port), "--web-port", str(web))
+    job_command("scripts/standalone_cluster.py", "up", "--state-dir", str(state), "--port", str(port),
+                "--web-port", str(web))
     yield f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{web}"
     job_command("scripts/standalone_cluster.py", "down", "--state-dir", str(state))
 
@@ -260,7 +266,8 @@ def test_the_local_dag_runs_the_job_on_the_cluster_for_two_days(dagbag, cluster,
         assert run.state == "success", [(ti.task_id, ti.state) for ti in run.get_task_instances()]
         assert run.data_interval_end - run.data_interval_start == timedelta(days=1)
         ingested.append(json.loads((out / "run_summary.json").read_text())["input_files_ingested"])
-    assert [[Path(path).parent.name for path in files] for files in ingested] == [["date=2026-11-01"], ["date=2026-11-02"]]
+    assert ([[Path(path).parent.name for path in files] for files in ingested]
+            == [["date=2026-11-01"], ["date=2026-11-02"]])
 
     expected = json.loads(job_python("import json, sys; from lastfm.testing.duckdb_reference import top_tracks; "
                                      "print(json.dumps(top_tracks(sys.argv[1], top_sessions=5)))",
@@ -296,9 +303,11 @@ def test_the_local_maintenance_dag_compacts_the_warehouse_on_the_cluster(dagbag,
     monkeypatch.setenv("PATH", f"{JOB_PYTHON.parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PYSPARK_PYTHON", str(JOB_PYTHON))
     dag = dagbag.get_dag("lastfm_maintenance_local")
-    run = dag.test(logical_date=datetime(2026, 11, 29, 5, 30, tzinfo=timezone.utc), run_conf={"warehouse": str(warehouse)})
+    run = dag.test(logical_date=datetime(2026, 11, 29, 5, 30, tzinfo=timezone.utc),
+                   run_conf={"warehouse": str(warehouse)})
     assert run.state == "success", [(ti.task_id, ti.state) for ti in run.get_task_instances()]
     assert delta_operations(warehouse / "plays") == ["WRITE"] * 3 + ["OPTIMIZE", "VACUUM START", "VACUUM END"]
     apps = json.loads(job_python("import json, sys; from lastfm.platforms.cluster import master_state; "
                                  "print(json.dumps(master_state(sys.argv[1])['completedapps']))", web_ui))
-    assert len(apps) == before + 1 and apps[-1]["state"] == "FINISHED" and apps[-1]["name"].startswith("lastfm-maintenance")
+    assert (len(apps) == before + 1 and apps[-1]["state"] == "FINISHED"
+            and apps[-1]["name"].startswith("lastfm-maintenance"))

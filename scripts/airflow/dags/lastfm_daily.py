@@ -92,7 +92,8 @@ def maintenance_dag(dag_id: str, description: str, doc: str, warehouse_uri: str)
         # never below Delta's safety check: a shorter retention is for a person, with nothing else
         # running (jobs/maintain.py --allow-short-retention)
         "retention_hours": Param(168, type="integer", minimum=168,
-                                 description="VACUUM keeps the files of the versions of this many hours (--retention-hours)"),
+                                 description="VACUUM keeps the files of the versions of this many hours "
+                                             "(--retention-hours)"),
     }
     return DAG(dag_id=dag_id, description=description, doc_md=doc, params=params, **MAINTENANCE_DAG_ARGS)
 

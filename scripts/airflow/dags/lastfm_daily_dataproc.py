@@ -16,8 +16,15 @@ from __future__ import annotations
 
 from airflow.providers.google.cloud.operators.dataproc import DataprocCreateBatchOperator
 
-from lastfm_daily import (JOB_ARGUMENTS, MAINTENANCE_ARGUMENTS, SPARK_DEFAULTS, WAREHOUSE_POOL, daily_dag,
-                          data_interval, maintenance_dag)
+from lastfm_daily import (
+    JOB_ARGUMENTS,
+    MAINTENANCE_ARGUMENTS,
+    SPARK_DEFAULTS,
+    WAREHOUSE_POOL,
+    daily_dag,
+    data_interval,
+    maintenance_dag,
+)
 
 CODE = "{{ var.value.lastfm_code_uri }}"
 RUNTIME = "3.0"

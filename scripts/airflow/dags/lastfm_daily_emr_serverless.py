@@ -5,10 +5,11 @@ Expects in S3, under the Variable `lastfm_code_uri` (e.g. s3://my-bucket/lastfm/
 top_tracks.py and maintain.py (`make package`, then `aws s3 cp` of dist/lastfm.zip,
 jobs/top_tracks.py and jobs/maintain.py, each, to `<uri>/`);
 an EMR Serverless application of release emr-7.x (Spark 3.5; Delta's jars are on its image) in the
-Variable `lastfm_emr_application_id`, the job's execution role in `lastfm_emr_role_arn`, where its logs go in `lastfm_logs_uri`, and the
-`aws_default` connection (MWAA: the environment's role). Spark settings: conf/emr-7.conf and
-conf/spark-defaults.conf (kept equal by tests/airflow/test_dags.py). Both DAGs' tasks that span a
-job run take the slot of the pool `lastfm_warehouse` (create it first: lastfm_daily.py says how).
+Variable `lastfm_emr_application_id`, the job's execution role in `lastfm_emr_role_arn`, where its
+logs go in `lastfm_logs_uri`, and the `aws_default` connection (MWAA: the environment's role).
+Spark settings: conf/emr-7.conf and conf/spark-defaults.conf (kept equal by
+tests/airflow/test_dags.py). Both DAGs' tasks that span a job run take the slot of the pool
+`lastfm_warehouse` (create it first: lastfm_daily.py says how).
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from __future__ import annotations
 from airflow.providers.amazon.aws.operators.emr import EmrServerlessStartJobOperator
 from airflow.providers.amazon.aws.sensors.emr import EmrServerlessJobSensor
 
-from lastfm_daily import (JOB_ARGUMENTS, MAINTENANCE_ARGUMENTS, SPARK_DEFAULTS, WAREHOUSE_POOL, daily_dag,
-                          data_interval, maintenance_dag)
+from lastfm_daily import (
+    JOB_ARGUMENTS,
+    MAINTENANCE_ARGUMENTS,
+    SPARK_DEFAULTS,
+    WAREHOUSE_POOL,
+    daily_dag,
+    data_interval,
+    maintenance_dag,
+)
 
 CODE = "{{ var.value.lastfm_code_uri }}"
 # conf/spark-defaults.conf + conf/emr-7.conf, the zip first on the py-files
@@ -28,7 +36,8 @@ SPARK_CONF = {
 }
 PY_FILES = f"{CODE}/lastfm.zip,local:///usr/share/aws/delta/lib/delta-spark.jar"
 WAREHOUSE = "s3://my-bucket/lastfm/warehouse"
-SPARK_SUBMIT_PARAMETERS = " ".join([f"--conf {key}={value}" for key, value in SPARK_CONF.items()] + [f"--py-files {PY_FILES}"])
+SPARK_SUBMIT_PARAMETERS = " ".join([f"--conf {key}={value}" for key, value in SPARK_CONF.items()]
+                                   + [f"--py-files {PY_FILES}"])
 MONITORING = {"monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": "{{ var.value.lastfm_logs_uri }}"}}}
 
 with daily_dag("lastfm_daily_emr_serverless", "Top tracks of the longest Last.fm sessions, daily, on EMR Serverless",

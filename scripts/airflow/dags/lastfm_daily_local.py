@@ -15,8 +15,7 @@ from pathlib import Path
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-from lastfm_daily import (JOB_ARGUMENTS, MAINTENANCE_ARGUMENTS, WAREHOUSE_POOL, daily_dag, data_interval,
-                          maintenance_dag)
+from lastfm_daily import JOB_ARGUMENTS, MAINTENANCE_ARGUMENTS, WAREHOUSE_POOL, daily_dag, data_interval, maintenance_dag
 
 # this file in <repo>/scripts/airflow/dags/
 REPO = Path(__file__).resolve().parents[3]
@@ -31,8 +30,9 @@ def standalone_conf(repo: Path) -> dict[str, str]:
 
 WAREHOUSE = str(REPO / "data" / "out" / "daily" / "warehouse")
 
-with daily_dag("lastfm_daily_local", "Top tracks of the longest Last.fm sessions, daily, on the local standalone cluster",
-               __doc__, input_uri=str(REPO / "data" / "landing"), output_uri=str(REPO / "data" / "out" / "daily" / "top.tsv"),
+with daily_dag("lastfm_daily_local",
+               "Top tracks of the longest Last.fm sessions, daily, on the local standalone cluster", __doc__,
+               input_uri=str(REPO / "data" / "landing"), output_uri=str(REPO / "data" / "out" / "daily" / "top.tsv"),
                warehouse_uri=WAREHOUSE) as dag:
     top_tracks = SparkSubmitOperator(
         task_id="top_tracks",
