@@ -20,30 +20,24 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lastfm import bookkeeping, ingest, schemas
+from lastfm import bookkeeping, ingest
 from lastfm.bookkeeping import RunRecord
 from lastfm.config import TABLES, JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.ingest import Ingested
 from lastfm.quality import checks, profiling, report
 from lastfm.question import sessions as sessions_module
-from lastfm.question.parsing import parse_lines, valid_plays
-from lastfm.question.rankings import plays_in_sessions, song_play_counts, top_sessions, top_tracks
-from lastfm.question.session_update import merged_sessions, recomputed_sessions, replaced_sessions, session_bounds
+from lastfm.question.rankings import plays_in_sessions, top_sessions, top_tracks
+from lastfm.question.session_update import recomputed_sessions, replaced_sessions, session_bounds
 from lastfm.question.sessions import build_sessions
 from lastfm.schemas import (
     BATCH,
-    DUPLICATE_PLAYS,
     OUTPUT_COLUMNS,
-    PLAY_COUNT,
     RANK,
     SESSION_END,
     SESSION_START,
-    TS,
-    USER_ID,
 )
-from lastfm.storage import record as files_record
-from lastfm.storage.reading import latest_commit, path_exists, read_lines, read_table, recorded_or_computed_md5
+from lastfm.storage.reading import latest_commit, path_exists, read_table
 from lastfm.storage.writing import remove_stale_staging, replace_rows, write_single_tsv, write_table, write_text
 
 log = logging.getLogger(__name__)
@@ -65,59 +59,9 @@ class Stopwatch:
         log.info("stage %s done in %.1f s", name, self.seconds[name])
 
 
-def check_reject_fraction(valid: int, rejected: int, config: JobConfig, rejects_path: str) -> list[str]:
-    """Raise if the input is unusable (no valid row) or rejects too many lines; with --warn-only
-    the second is logged and returned, for the run summary."""
-    total = valid + rejected
-    if valid == 0:
-        raise UsageError(f"no valid rows in input {config.input}: all {total} lines rejected (see {rejects_path})")
-    fraction = rejected / total
-    if fraction <= config.max_reject_fraction:
-        return []
-    message = (f"{rejected} of {total} lines rejected ({fraction:.4%}) in {config.input}, above "
-               f"--max-reject-fraction {config.max_reject_fraction} (see {rejects_path})")
-    if not config.warn_only:
-        raise DataQualityError(message)
-    log.warning("%s (--warn-only)", message)
-    return [message]
-
-
-def check_input(plays, profile: dict, config: JobConfig) -> list[str]:
-    """The input expectations (quality/checks.py) on the plays table and its profile; the failures
-    are raised, or with --warn-only returned."""
-    found = checks.validate_plays_schema(plays)
-    found += checks.validate_facts("input", checks.input_expectations(config, datetime.now(timezone.utc)),
-                                    checks.input_facts(profile))
-    return checks.enforce(found, "input", config.warn_only)
-
-
 def ranked_rows(top) -> list[dict]:
     """The top tracks as OUTPUT_COLUMNS dicts, in rank order."""
     return [row.asDict() for row in top.orderBy(RANK).select(*OUTPUT_COLUMNS).collect()]
-
-
-def check_output(top, top_rows: list[dict], plays, longest, config: JobConfig, rows_read: int,
-                 checked_before: bool = False) -> tuple[list[str], dict]:
-    """The output expectations on the top tracks (`top`, at most M rows, and the same as
-    `top_rows`: what the top_tracks table and the deliverable get), their songs recounted from
-    `plays` in the `longest` sessions, and the known-answer check when the input is the real
-    file: (failures, known-answer result). With `checked_before` (an earlier run's answer, kept:
-    `kept_answer`) the expectations passed on the same plays of the same sessions then, and are
-    not recounted."""
-    found = []
-    if not checked_before:
-        found += checks.validate_output(checks.checked_output(top, plays, longest))
-        # fewer than M rows is right only when the top sessions hold fewer than M songs: counted
-        # then, and only then (M rows leave no shortfall to find)
-        songs = config.top_tracks if len(top_rows) == config.top_tracks else \
-            plays.transform(plays_in_sessions(longest)).transform(song_play_counts).count()
-        found += checks.validate_facts("output", checks.output_expectations(config),
-                                        checks.output_facts(len(top_rows), songs, config))
-    answer = checks.known_answer_check(
-        config, rows_read, lambda: recorded_or_computed_md5(top.sparkSession, config.input), top_rows)
-    if answer["checked"] and not answer["matches"]:
-        found.append(f"not the published answer for the real file: {'; '.join(answer['differences'])}")
-    return checks.enforce(found, "output", config.warn_only), answer
 
 
 def profile_rows(spark: SparkSession, profile: dict):
@@ -304,7 +248,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
             record.sessions_batch, record.sessions_rules = bookkeeping.sessions_state(runs)
             return {**previous, "nothing_new": True, "stage_seconds": clock.seconds, "expectation_warnings": warnings,
                     "quarantine_unresolved": ingested.unresolved, "alert": alert}
-    warnings += check_reject_fraction(counts["valid"], counts["rejected"], config, path("rejects"))
+    warnings += checks.check_reject_fraction(counts["valid"], counts["rejected"], config, path("rejects"))
     if counts.get("with_replacement_character"):
         warnings.append(f"{counts['with_replacement_character']} input lines held bytes that are not UTF-8, read as "
                         "U+FFFD (rows.with_replacement_character in the profile)")
@@ -318,7 +262,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
                 ingested.held.unpersist()
         with clock.stage("check_input"):
             profile = {**input_profile, **profiling.user_profile(sessions)}
-            warnings += check_input(plays, profile, config)
+            warnings += checks.check_input(plays, profile, config)
         with clock.stage("top_sessions"):
             longest = sessions.transform(top_sessions(config.top_sessions)).cache()
             top_session_list = top_session_rows(longest)
@@ -332,7 +276,8 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
             top_tracks_written = save and background.submit(write_table, top, path("top_tracks"),
                                                             constraints=CONSTRAINTS["top_tracks"])
         with clock.stage("check_output"):
-            found, known_answer = check_output(top, top_rows, plays, longest, config, counts["read"], kept is not None)
+            found, known_answer = checks.check_output(top, top_rows, plays, longest, config, counts["read"],
+                                                      kept is not None)
             warnings += found
         with clock.stage("profile_report"):
             profile["sessions"] = profiling.session_profile(sessions)
@@ -404,42 +349,3 @@ def tsv_text(top_rows: list[dict]) -> str:
     """The deliverable's text, as write_single_tsv writes it (for its checksum in the summary)."""
     lines = ["\t".join(OUTPUT_COLUMNS), *("\t".join(str(row[c]) for c in OUTPUT_COLUMNS) for row in top_rows)]
     return "".join(line + "\n" for line in lines)
-
-
-def bare_top_tracks(spark: SparkSession, input_uri: str, gap_seconds: int, sessions: int, tracks: int) -> list[dict]:
-    """The job's answer from its transforms alone, as OUTPUT_COLUMNS dicts in rank order: no
-    table written, no rejects, checks or profile; the input is parsed twice (for the sessions,
-    then for their songs). What Spark itself costs for the question, for the benchmark
-    (scripts/spark_bare.py); not a way to run the job."""
-    plays = valid_plays(read_lines(spark, input_uri).transform(parse_lines))
-    longest = plays.transform(build_sessions(gap_seconds)).transform(top_sessions(sessions))
-    longest = spark.createDataFrame(longest.collect(), longest.schema)  # N rows, kept rather than recomputed
-    ranked = plays.transform(plays_in_sessions(longest)).transform(top_tracks(tracks))
-    return [row.asDict() for row in ranked.orderBy(RANK).select(*OUTPUT_COLUMNS).collect()]
-
-
-def bare_increment(spark: SparkSession, day_uri: str, warehouse: str, gap_seconds: int, sessions: int,
-                   tracks: int) -> list[dict]:
-    """The least an incremental run can do here, for the benchmark's floor
-    (scripts/spark_bare_increment.py); not a way to run the job. On a warehouse the job built: read
-    the record of files, append one day's file to `plays`, merge
-    `sessions` with the day's plays and write it whole in one commit, then the longest sessions and
-    their songs, as OUTPUT_COLUMNS dicts in rank order. Nothing else: no ledger bookkeeping, rejects,
-    checks, profile, report, runs row or small tables, and no look at older plays for a day's play
-    repeating one at the same second (so `duplicate_plays` may come out low; sessions, play counts and
-    the answer are right). The sessions and the day's plays merged as the job's update merges them
-    (session_update.merged_sessions), for every user."""
-    plays_uri, sessions_uri = f"{warehouse.rstrip('/')}/plays", f"{warehouse.rstrip('/')}/sessions"
-    files_record.read_record(spark, f"{warehouse.rstrip('/')}/files")
-    day = valid_plays(read_lines(spark, day_uri).transform(parse_lines)).cache()
-    write_table(day.withColumns({schemas.SOURCE_FILE: F.lit(day_uri), BATCH: F.lit(-1).cast("long")}), plays_uri,
-                append=True)
-    pieces = (read_table(spark, sessions_uri).select(USER_ID, SESSION_START, SESSION_END, PLAY_COUNT, DUPLICATE_PLAYS)
-              .unionByName(day.select(USER_ID, F.col(TS).alias(SESSION_START), F.col(TS).alias(SESSION_END),
-                                      F.lit(1).cast("long").alias(PLAY_COUNT),
-                                      F.lit(0).cast("long").alias(DUPLICATE_PLAYS))))
-    merged = merged_sessions(pieces, gap_seconds, F.lit(1))
-    write_table(merged, sessions_uri)
-    longest = read_table(spark, sessions_uri).transform(top_sessions(sessions)).cache()
-    ranked = read_table(spark, plays_uri).transform(plays_in_sessions(longest)).transform(top_tracks(tracks))
-    return [row.asDict() for row in ranked.orderBy(RANK).select(*OUTPUT_COLUMNS).collect()]

@@ -4,7 +4,7 @@
 
 Raw TSV -> parse -> session window -> longest sessions -> their songs, exactly as the job
 computes them, but with no Delta table, no rejects, no profile, no expectation and no report
-(lastfm.pipeline.bare_top_tracks). `make bench BENCH_ARGS=--bare` runs it beside the job and
+(lastfm.testing.floors.bare_top_tracks). `make bench BENCH_ARGS=--bare` runs it beside the job and
 DuckDB, to tell what the job's design adds from what Spark itself costs on this machine. Prints
 the rows as JSON after `ROWS `.
 """
@@ -14,8 +14,8 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from lastfm.pipeline import bare_top_tracks
 from lastfm.schemas import OUTPUT_COLUMNS
+from lastfm.testing.floors import bare_top_tracks
 
 
 def main(path: str, gap_seconds: int = 1200, sessions: int = 50, tracks: int = 10) -> None:

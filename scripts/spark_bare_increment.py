@@ -3,7 +3,7 @@
     spark-submit scripts/spark_bare_increment.py DAY_FILE WAREHOUSE [GAP_SECONDS] [TOP_SESSIONS] [TOP_TRACKS]
 
 Appends the day to `plays`, merges it into `sessions` (one commit), and ranks the longest sessions'
-songs (lastfm.pipeline.bare_increment): no ledger, rejects, checks, profile, report or runs row.
+songs (lastfm.testing.floors.bare_increment): no ledger, rejects, checks, profile, report or runs row.
 `make bench` runs it beside the job's `--incremental` on a copy of the same warehouse, to tell what
 the job adds from what an increment costs at all here. Prints the rows as JSON after `ROWS `.
 """
@@ -13,8 +13,8 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from lastfm.pipeline import bare_increment
 from lastfm.schemas import OUTPUT_COLUMNS
+from lastfm.testing.floors import bare_increment
 
 
 def main(day: str, warehouse: str, gap_seconds: int = 1200, sessions: int = 50, tracks: int = 10) -> None:

@@ -6,7 +6,7 @@ import pytest
 from chispa import assert_df_equality
 
 from lastfm.config import JobConfig
-from lastfm.errors import DataQualityError
+from lastfm.errors import DataQualityError, UsageError
 from lastfm.quality import checks as quality
 from lastfm.schemas import PLAYS as PLAYS_TABLE
 from lastfm.schemas import TOP_SESSIONS, TOP_TRACKS
@@ -164,3 +164,16 @@ def test_known_answer_hashes_only_a_file_with_the_real_line_count():
     other_file = quality.known_answer_check(default, 19_150_868, lambda: "0" * 32, answer)
     assert other_file["checked"] is False
     assert quality.known_answer_check(CONFIG, 19_150_868, md5, answer)["reason"] == "not the default question"
+
+
+def test_reject_fraction_threshold_is_inclusive_and_warn_only_returns_the_failure():
+    config = JobConfig("in.tsv", "o.tsv", "wh", max_reject_fraction=0.01)
+    assert quality.check_reject_fraction(99, 1, config, "wh/rejects") == []  # exactly 1%: allowed
+    with pytest.raises(DataQualityError, match=r"^2 of 100 lines rejected \(2.0000%\) in in.tsv, "
+                                               r"above --max-reject-fraction 0.01 \(see wh/rejects\)$"):
+        quality.check_reject_fraction(98, 2, config, "wh/rejects")
+    (warning,) = quality.check_reject_fraction(
+        98, 2, JobConfig("in.tsv", "o.tsv", "wh", max_reject_fraction=0.01, warn_only=True), "wh/rejects")
+    assert warning.startswith("2 of 100 lines rejected")
+    with pytest.raises(UsageError, match="no valid rows in input in.tsv: all 5 lines rejected"):
+        quality.check_reject_fraction(0, 5, config, "wh/rejects")

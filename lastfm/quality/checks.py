@@ -12,7 +12,8 @@ no package beyond PySpark and Delta):
   membership flags (at most M rows) and its row count; and the plays table's schema (schema
   only, no scan).
 A failed expectation raises DataQualityError (exit 3) with one line naming every failure, or,
-with `--warn-only`, is logged and returned for the run summary.
+with `--warn-only`, is logged and returned for the run summary. The checks of a run, as the
+pipeline calls them, are at the end: check_reject_fraction, check_input, check_output.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lastfm.config import JobConfig
-from lastfm.errors import DataQualityError
+from lastfm.errors import DataQualityError, UsageError
+from lastfm.question.rankings import plays_in_sessions, song_play_counts
 from lastfm.schemas import ARTIST_NAME, PLAY_COUNT, PLAYS, RANK, SESSION_END, SESSION_START, TRACK_NAME, TS, USER_ID
+from lastfm.storage.reading import recorded_or_computed_md5
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,7 @@ def _instant(iso: str) -> datetime:
 def input_expectations(config: JobConfig, now: datetime) -> tuple[Expect, ...]:
     """The input facts must show a usable input: valid rows and users, at most the allowed
     fraction of duplicated rows, and every play between 2002 and `now`. (The rejected fraction is
-    checked as soon as the parse is written, by pipeline.check_reject_fraction.)"""
+    checked as soon as the parse is written, by check_reject_fraction.)"""
     return (
         Expect("rows_valid", "greater_than", 0),
         Expect("users", "greater_than", 0),
@@ -235,3 +238,56 @@ def known_answer_check(config: JobConfig, rows_read: int, md5, top_rows: list[di
     if len(got) != len(KNOWN_ANSWER):
         wrong.append(f"{len(got)} rows != {len(KNOWN_ANSWER)}")
     return {"checked": True, "matches": not wrong, "differences": wrong}
+
+
+# --- the checks of a run, as the pipeline calls them ----------------------------------------------
+
+
+def check_reject_fraction(valid: int, rejected: int, config: JobConfig, rejects_path: str) -> list[str]:
+    """Raise if the input is unusable (no valid row) or rejects too many lines; with --warn-only
+    the second is logged and returned, for the run summary."""
+    total = valid + rejected
+    if valid == 0:
+        raise UsageError(f"no valid rows in input {config.input}: all {total} lines rejected (see {rejects_path})")
+    fraction = rejected / total
+    if fraction <= config.max_reject_fraction:
+        return []
+    message = (f"{rejected} of {total} lines rejected ({fraction:.4%}) in {config.input}, above "
+               f"--max-reject-fraction {config.max_reject_fraction} (see {rejects_path})")
+    if not config.warn_only:
+        raise DataQualityError(message)
+    log.warning("%s (--warn-only)", message)
+    return [message]
+
+
+def check_input(plays, profile: dict, config: JobConfig) -> list[str]:
+    """The input expectations (quality/py) on the plays table and its profile; the failures
+    are raised, or with --warn-only returned."""
+    found = validate_plays_schema(plays)
+    found += validate_facts("input", input_expectations(config, datetime.now(timezone.utc)),
+                                    input_facts(profile))
+    return enforce(found, "input", config.warn_only)
+
+
+def check_output(top, top_rows: list[dict], plays, longest, config: JobConfig, rows_read: int,
+                 checked_before: bool = False) -> tuple[list[str], dict]:
+    """The output expectations on the top tracks (`top`, at most M rows, and the same as
+    `top_rows`: what the top_tracks table and the deliverable get), their songs recounted from
+    `plays` in the `longest` sessions, and the known-answer check when the input is the real
+    file: (failures, known-answer result). With `checked_before` (an earlier run's answer, kept:
+    `kept_answer`) the expectations passed on the same plays of the same sessions then, and are
+    not recounted."""
+    found = []
+    if not checked_before:
+        found += validate_output(checked_output(top, plays, longest))
+        # fewer than M rows is right only when the top sessions hold fewer than M songs: counted
+        # then, and only then (M rows leave no shortfall to find)
+        songs = config.top_tracks if len(top_rows) == config.top_tracks else \
+            plays.transform(plays_in_sessions(longest)).transform(song_play_counts).count()
+        found += validate_facts("output", output_expectations(config),
+                                        output_facts(len(top_rows), songs, config))
+    answer = known_answer_check(
+        config, rows_read, lambda: recorded_or_computed_md5(top.sparkSession, config.input), top_rows)
+    if answer["checked"] and not answer["matches"]:
+        found.append(f"not the published answer for the real file: {'; '.join(answer['differences'])}")
+    return enforce(found, "output", config.warn_only), answer

@@ -1,18 +1,18 @@
-"""The job's transforms composed without tables (pipeline.bare_top_tracks, the benchmark's
-`spark_bare`) and the least increment (pipeline.bare_increment, its `spark_bare_increment`),
-against DuckDB's independent answer."""
+"""The benchmark's floors (lastfm/testing/floors.py): the job's transforms composed without
+tables (bare_top_tracks, the benchmark's `spark_bare`) and the least increment (bare_increment,
+its `spark_bare_increment`), against DuckDB's independent answer."""
 
 import random
 
 import pytest
 
 from lastfm.config import JobConfig
-from lastfm.errors import DataQualityError, UsageError
-from lastfm.pipeline import bare_increment, bare_top_tracks, check_reject_fraction, run
+from lastfm.pipeline import run
 from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.question.sessions import build_sessions
 from lastfm.storage.reading import read_lines, read_table
 from lastfm.testing.duckdb_reference import top_tracks
+from lastfm.testing.floors import bare_increment, bare_top_tracks
 from lastfm.testing.sample_data import write_sample
 
 
@@ -44,16 +44,3 @@ def test_the_least_increment_gives_duckdbs_answer_on_both_files(spark, tmp_path)
     merged = read_table(spark, f"{warehouse}/sessions").select(*fields).collect()
     whole = valid_plays(read_lines(spark, str(every_play)).transform(parse_lines)).transform(build_sessions(1200))
     assert sorted(merged) == sorted(whole.select(*fields).collect())
-
-
-def test_reject_fraction_threshold_is_inclusive_and_warn_only_returns_the_failure():
-    config = JobConfig("in.tsv", "o.tsv", "wh", max_reject_fraction=0.01)
-    assert check_reject_fraction(99, 1, config, "wh/rejects") == []  # exactly 1%: allowed
-    with pytest.raises(DataQualityError, match=r"^2 of 100 lines rejected \(2.0000%\) in in.tsv, "
-                                               r"above --max-reject-fraction 0.01 \(see wh/rejects\)$"):
-        check_reject_fraction(98, 2, config, "wh/rejects")
-    (warning,) = check_reject_fraction(
-        98, 2, JobConfig("in.tsv", "o.tsv", "wh", max_reject_fraction=0.01, warn_only=True), "wh/rejects")
-    assert warning.startswith("2 of 100 lines rejected")
-    with pytest.raises(UsageError, match="no valid rows in input in.tsv: all 5 lines rejected"):
-        check_reject_fraction(0, 5, config, "wh/rejects")
