@@ -8,22 +8,18 @@ import hashlib
 import json
 import os
 import random
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from delta.tables import DeltaTable
 
+from lastfm.commands import top_tracks
 from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.storage.maintenance import LISTING_PARALLELISM
 from lastfm.storage.reading import read_lines, read_table
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.testing.sample_data import land, write_sample
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
-import top_tracks
 
 # every case leans on Delta's behaviour (log cleanup, replaceWhere, transactions, OPTIMIZE, VACUUM):
 # CI runs them on each Spark line (`make test-line`)

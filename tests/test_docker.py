@@ -8,13 +8,12 @@ from pathlib import Path
 
 import yaml
 
+from lastfm.commands.top_tracks import parse_args
 from lastfm.platforms.cluster import MASTER_CLASS, WORKER_CLASS
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = (REPO / "docker" / "Dockerfile").read_text()
 COMPOSE = yaml.safe_load((REPO / "docker" / "compose.yaml").read_text())
-sys.path.insert(0, str(REPO / "jobs"))
-from top_tracks import parse_args  # noqa: E402
 
 
 def option(command, name):

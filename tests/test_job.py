@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
+from lastfm.commands.top_tracks import parse_args
 from lastfm.config import JobConfig
 from lastfm.errors import UsageError
 from lastfm.schemas import PLAYS
@@ -19,8 +20,6 @@ from lastfm.testing.sample_data import write_sample
 from lastfm.testing.tables import delta_rs_rows
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "jobs"))
-from top_tracks import parse_args  # noqa: E402
 
 
 def test_parse_args_defaults():

@@ -116,7 +116,7 @@ def job_arguments(dag) -> list[str]:
     return task.batch["pyspark_batch"]["args"]
 
 
-PARSE = ("import json, sys; sys.path.insert(0, 'jobs'); from top_tracks import parse_command_line; "
+PARSE = ("import json, sys; from lastfm.commands.top_tracks import parse_command_line; "
          "from dataclasses import asdict; print(json.dumps(asdict(parse_command_line(json.loads(sys.argv[1]))[0])))")
 
 
@@ -187,7 +187,7 @@ def maintenance_arguments(dag) -> list[str]:
     return task.batch["pyspark_batch"]["args"]
 
 
-MAINTENANCE_PARSE = ("import json, sys; sys.path.insert(0, 'jobs'); from maintain import parse_args; "
+MAINTENANCE_PARSE = ("import json, sys; from lastfm.commands.maintain import parse_args; "
                      "print(json.dumps(vars(parse_args(json.loads(sys.argv[1])))))")
 
 
