@@ -33,6 +33,7 @@ log = logging.getLogger("top_tracks")
 def parse_command_line(argv=None) -> tuple[JobConfig, bool]:
     """(the run's configuration, --verbose)."""
     parser = ArgumentParser(prog="top_tracks", description=__doc__.split("\n")[0])
+    # one add_argument per option, in the order of the usage above (alike in shape, not repeated code)
     parser.add_argument("--input", required=True, help="raw TSV file or folder (any Hadoop URI)")
     parser.add_argument("--output", required=True, help="the single TSV file to write")
     parser.add_argument("--warehouse", required=True, help="folder for the Delta tables")
