@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 from lastfm.commands import ArgumentParser, one_line, print_error
 from lastfm.config import BOOKKEEPING_TABLES, TABLES
@@ -75,7 +74,3 @@ def main(argv=None) -> int:
     if absent:
         print(f"no table (skipped): {', '.join(absent)}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

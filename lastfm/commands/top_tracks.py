@@ -122,7 +122,3 @@ def main(argv=None) -> int:
         print(json.dumps(summary, default=str))
     print("\n".join(report_lines(summary)))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
