@@ -33,6 +33,7 @@ from lastfm.question.sessions import build_sessions
 from lastfm.schemas import (
     BATCH,
     OUTPUT_COLUMNS,
+    PROFILE,
     RANK,
     SESSION_END,
     SESSION_START,
@@ -66,7 +67,7 @@ def ranked_rows(top) -> list[dict]:
 
 def profile_rows(spark: SparkSession, profile: dict):
     """The profile as the `profile` table's rows (one per metric)."""
-    return spark.createDataFrame(profiling.flatten(profile), profiling.PROFILE)
+    return spark.createDataFrame(profiling.flatten(profile), PROFILE)
 
 
 def draw_report(summary: dict, profile: dict) -> str | None:
