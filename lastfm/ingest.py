@@ -25,8 +25,8 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lastfm import compat, schemas
-from lastfm.config import FILES_TABLE, QUARANTINE_TABLE, JobConfig
+from lastfm import compat, schemas, tables
+from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.quality import admission, checks, profiling
 from lastfm.question.parsing import PARSE_VERSION, parse_lines
@@ -73,7 +73,7 @@ class Ingested:
 
 def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
     """Complete a batch a dead run left, then take the next one (see the module docstring)."""
-    uri = config.table_path(FILES_TABLE)
+    uri = config.table_path(tables.FILES.name)
     current = record.read_record(spark, uri)
     refuse_unrecorded_warehouse(spark, config, current)
     rebuilt, written = False, {}
@@ -104,10 +104,10 @@ def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
         lines = sum(row["lines"] or 0 for row in after.with_status(record.QUARANTINED).values())
         if not any(row["plays"] for row in after.with_status(record.QUARANTINED).values()):
             raise UsageError(f"no valid rows in input {config.input}: all {lines} lines rejected "
-                             f"(see {config.table_path(QUARANTINE_TABLE)})")
+                             f"(see {config.table_path(tables.QUARANTINE.name)})")
         path, reason = next(iter(taken.quarantined.items()))
         raise DataQualityError(f"input file {path} refused: {reason}; no input file is admitted "
-                               f"(see {config.table_path(QUARANTINE_TABLE)})")
+                               f"(see {config.table_path(tables.QUARANTINE.name)})")
     ingested = answered(spark, config, after, rebuilt=rebuilt or taken.rebuilt,
                         written={**written, **taken.written})
     ingested.files, ingested.duplicates, ingested.quarantined = taken.admitted, taken.duplicates, taken.quarantined
@@ -120,8 +120,9 @@ def refuse_unrecorded_warehouse(spark: SparkSession, config: JobConfig, current:
     the job) cannot know what it holds: one line says how to rebuild it."""
     plays = config.table_path("plays")
     if config.incremental and current.last_batch is None and DeltaTable.isDeltaTable(spark, plays):
-        raise UsageError(f"{plays} has no record of the files it holds ({config.table_path(FILES_TABLE)}; written by "
-                         "an older version of the job): rebuild the warehouse with one run without --incremental")
+        raise UsageError(f"{plays} has no record of the files it holds ({config.table_path(tables.FILES.name)}; "
+                         "written by an older version of the job): rebuild the warehouse with one run without "
+                         "--incremental")
 
 
 def reusable(current: Record, claims: list[Claimed]) -> bool:
@@ -179,7 +180,7 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
     finally:
         if rows is not None:
             rows.unpersist()
-    record.complete(spark, config.table_path(FILES_TABLE), batch, outcomes, run_id)
+    record.complete(spark, config.table_path(tables.FILES.name), batch, outcomes, run_id)
     for path, verdict in verdicts.items():
         if verdict.status in (record.DUPLICATE, record.QUARANTINED, record.CHANGED):
             log.warning("%s %s: %s", verdict.status, path, verdict.reason)
@@ -352,13 +353,13 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
         added += expected
         versions[table] = version.version
     refused = [p for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)]
-    uri = path(QUARANTINE_TABLE)
+    uri = path(tables.QUARANTINE.name)
     exists = DeltaTable.isDeltaTable(spark, uri)
     if refused or (redo and exists):
         lines = (lines_of(spark, refused) if refused
                  else spark.createDataFrame([], f"value string, {SOURCE_FILE} string"))
         quarantine = lines.select(F.col("value").alias(LINE), SOURCE_FILE, stamp[BATCH].alias(BATCH))
-        versions[QUARANTINE_TABLE] = write_table(quarantine, uri,
+        versions[tables.QUARANTINE.name] = write_table(quarantine, uri,
                                                  replace_where=f"{BATCH} >= {batch}" if exists else None).version
     return added, versions
 
@@ -394,7 +395,7 @@ def as_of(spark: SparkSession, config: JobConfig) -> Ingested:
         first = (str(getattr(error, "java_exception", None) or error).strip().splitlines() or ["?"])[0]
         raise UsageError(f"{uri} has no version {version} that can still be read (outside the time-travel window of "
                          f"the log and file retention, or never written): {first[:300]}") from None
-    rows = [r.asDict() for r in read_table(spark, config.table_path(FILES_TABLE)).collect()]
+    rows = [r.asDict() for r in read_table(spark, config.table_path(tables.FILES.name)).collect()]
     held = {}
     for row in sorted(rows, key=lambda r: r["seq"]):  # the latest outcome of each file whose rows that version holds
         if row["seq"] % 2 and row["status"] in record.COUNTED and row["plays_batch"] in batches:

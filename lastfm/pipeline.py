@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from lastfm import bookkeeping, ingest
 from lastfm.bookkeeping import RunRecord
-from lastfm.config import TABLES, JobConfig
+from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.ingest import Ingested
 from lastfm.quality import checks, profiling, report
@@ -40,6 +40,7 @@ from lastfm.schemas import (
 )
 from lastfm.storage.reading import latest_commit, path_exists, read_table
 from lastfm.storage.writing import remove_stale_staging, replace_rows, write_single_tsv, write_table, write_text
+from lastfm.tables import ANSWER_TABLES
 
 log = logging.getLogger(__name__)
 CONSTRAINTS = checks.TABLE_CONSTRAINTS
@@ -330,7 +331,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
                 **{name: latest_commit(spark, path(name))["version"] for name in ("plays", "rejects", "sessions")},
                 **written}
             summary["tables"] = {name: {"path": path(name), "version": versions[name]}
-                                 for name in TABLES if name in versions}
+                                 for name in ANSWER_TABLES if name in versions}
     # Every file is rendered before any is written, so a failure up to here leaves the earlier
     # run's files as they were; the side files go first and the deliverable, which a reader
     # takes as the sign of a finished run, last. The summary names the deliverable it belongs to

@@ -1,0 +1,44 @@
+"""Every Delta table of the warehouse, each described once: its name (its folder,
+`<warehouse>/<name>`, config.JobConfig.table_path), its schema (the StructType of schemas.py), its
+Delta CHECK constraints and its other table properties. The writers pass a table's constraints and
+properties to writing.write_table, which sets them in the same commit as the rows.
+
+The answer tables come in the order a run writes them, then the bookkeeping tables beside them;
+maintenance takes them in that order (storage/maintenance.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pyspark.sql.types import StructType
+
+from lastfm import schemas
+
+
+@dataclass(frozen=True)
+class Table:
+    """One Delta table of the warehouse."""
+
+    name: str  # its folder under the warehouse
+    schema: StructType  # its rows
+    constraints: Mapping[str, str] = field(default_factory=dict)  # Delta CHECK constraints: name -> SQL boolean
+    properties: Mapping[str, str] = field(default_factory=dict)  # other Delta table properties (`delta.*`)
+
+
+PLAYS = Table("plays", schemas.PLAYS)
+REJECTS = Table("rejects", schemas.REJECTS)
+SESSIONS = Table("sessions", schemas.SESSIONS)
+TOP_SESSIONS = Table("top_sessions", schemas.TOP_SESSIONS)
+TOP_TRACKS = Table("top_tracks", schemas.TOP_TRACKS)
+PROFILE = Table("profile", schemas.PROFILE)
+
+RUNS = Table("runs", schemas.RUNS)  # the log of runs (bookkeeping.py)
+FILES = Table("files", schemas.FILES)  # the record of input files (storage/record.py)
+QUARANTINE = Table("quarantine", schemas.QUARANTINE)  # the lines of refused files
+
+# name -> Table
+ANSWER_TABLES: Mapping[str, Table] = {t.name: t for t in (PLAYS, REJECTS, SESSIONS, TOP_SESSIONS, TOP_TRACKS, PROFILE)}
+BOOKKEEPING_TABLES: Mapping[str, Table] = {t.name: t for t in (RUNS, FILES, QUARANTINE)}
+WAREHOUSE: Mapping[str, Table] = {**ANSWER_TABLES, **BOOKKEEPING_TABLES}  # every table, in that order
