@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from lastfm import compat, schemas, tables
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError, UsageError
-from lastfm.quality import admission, checks, profiling
+from lastfm.quality import admission, profiling
 from lastfm.question.parsing import PARSE_VERSION, parse_lines
 from lastfm.schemas import BATCH, LINE, REASON, SOURCE_FILE, USER_ID
 from lastfm.storage import record
@@ -329,8 +329,8 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
     condition = None if rebuild else " OR ".join(
         [f"{BATCH} >= {batch}", *([f"{SOURCE_FILE} IN ({', '.join(_sql(p) for p in replaced)})"] if replaced else [])])
     added, versions = 0, {}
-    for table, fields, valid in (("plays", schemas.PLAYS, True), ("rejects", schemas.REJECTS, False)):
-        uri = path(table)
+    for table, valid in ((tables.PLAYS, True), (tables.REJECTS, False)):
+        uri, fields = path(table.name), table.schema
         exists = DeltaTable.isDeltaTable(spark, uri)
         expected = sum(facts[p]["plays" if valid else "rejected"] for p in parsed)
         if not (expected or kept or rebuild or replaced or redo or not exists):
@@ -345,13 +345,13 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
         if valid:
             files = -(-(expected + (old.count() if kept else 0)) // PLAYS_FILE_ROWS)
             out = out.repartitionByRange(max(files, 1), schemas.TS)
-        version = write_table(out, uri, constraints=checks.TABLE_CONSTRAINTS[table],
+        version = write_table(out, uri, constraints=table.constraints,
                               properties=PLAYS_PROPERTIES if valid else None,
                               replace_where=condition if exists else None)
         if not kept and version.rows != expected:
             raise RuntimeError(f"batch {batch} wrote {version.rows} rows to {uri}, its files hold {expected}")
         added += expected
-        versions[table] = version.version
+        versions[table.name] = version.version
     refused = [p for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)]
     uri = path(tables.QUARANTINE.name)
     exists = DeltaTable.isDeltaTable(spark, uri)

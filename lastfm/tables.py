@@ -27,12 +27,22 @@ class Table:
     properties: Mapping[str, str] = field(default_factory=dict)  # other Delta table properties (`delta.*`)
 
 
-PLAYS = Table("plays", schemas.PLAYS)
-REJECTS = Table("rejects", schemas.REJECTS)
-SESSIONS = Table("sessions", schemas.SESSIONS)
-TOP_SESSIONS = Table("top_sessions", schemas.TOP_SESSIONS)
-TOP_TRACKS = Table("top_tracks", schemas.TOP_TRACKS)
-PROFILE = Table("profile", schemas.PROFILE)
+# The constraints hold what the job guarantees by construction (quality/checks.py: how they and the
+# expectations share the checking). Expressed as CHECKs, NOT NULL included: an overwrite with
+# overwriteSchema replaces the column nullability flags, but keeps the table's constraints.
+PLAYS = Table("plays", schemas.PLAYS,
+              constraints={"user_id_present": "user_id IS NOT NULL AND user_id <> ''", "ts_present": "ts IS NOT NULL"})
+REJECTS = Table("rejects", schemas.REJECTS, constraints={"reason_present": "reason IS NOT NULL"})
+SESSIONS = Table("sessions", schemas.SESSIONS, constraints={
+    "plays_positive": "play_count > 0",
+    "ends_after_start": "session_end >= session_start",
+    "number_positive": "session_number >= 1",
+})
+TOP_SESSIONS = Table("top_sessions", schemas.TOP_SESSIONS,
+                     constraints={"rank_positive": "rank >= 1", "plays_positive": "play_count > 0"})
+TOP_TRACKS = Table("top_tracks", schemas.TOP_TRACKS,
+                   constraints={"rank_positive": "rank >= 1", "plays_positive": "play_count > 0"})
+PROFILE = Table("profile", schemas.PROFILE, constraints={"metric_present": "metric IS NOT NULL"})
 
 RUNS = Table("runs", schemas.RUNS)  # the log of runs (bookkeeping.py)
 FILES = Table("files", schemas.FILES)  # the record of input files (storage/record.py)
