@@ -346,7 +346,7 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
             files = -(-(expected + (old.count() if kept else 0)) // PLAYS_FILE_ROWS)
             out = out.repartitionByRange(max(files, 1), schemas.TS)
         version = write_table(out, uri, constraints=table.constraints,
-                              properties=PLAYS_PROPERTIES if valid else None,
+                              properties=table.properties,
                               replace_where=condition if exists else None)
         if not kept and version.rows != expected:
             raise RuntimeError(f"batch {batch} wrote {version.rows} rows to {uri}, its files hold {expected}")
@@ -363,11 +363,6 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
                                                  replace_where=f"{BATCH} >= {batch}" if exists else None).version
     return added, versions
 
-
-# Delta keeps per-file min/max statistics of the first 32 columns by default; plays is only ever
-# filtered on these (the top sessions' users and times, a batch's plays): statistics on the names
-# and MBIDs cost ~15% of the parse's CPU (measured).
-PLAYS_PROPERTIES = {"delta.dataSkippingStatsColumns": f"{USER_ID},{schemas.TS},{BATCH}"}
 
 # `plays` laid out by time: each batch's rows range-partitioned on `ts` into files of about
 # PLAYS_FILE_ROWS (one for a day's plays), so that the files grow in number, not in size, with the

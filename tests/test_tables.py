@@ -14,6 +14,11 @@ def test_the_warehouse_is_the_answer_tables_then_the_bookkeeping_tables():
     assert all(name == table.name for name, table in tables.WAREHOUSE.items())
 
 
+def test_plays_keeps_statistics_on_columns_it_has():
+    columns = tables.PLAYS.properties["delta.dataSkippingStatsColumns"].split(",")
+    assert columns == ["user_id", "ts", "batch"] and set(columns) <= set(tables.PLAYS.schema.fieldNames())
+
+
 def test_delta_check_constraint_failure_is_a_data_quality_error(spark, tmp_path):
     uri = str(tmp_path / "top_tracks")
     constraints, schema = tables.TOP_TRACKS.constraints, tables.TOP_TRACKS.schema
