@@ -1,6 +1,6 @@
 """The run's bookkeeping: the `runs` table, and what a run learns from the runs before it.
 
-One row per run is appended when it ends, whatever the outcome (schemas.RUNS): what it ingested,
+One row per run is appended when it ends, whatever the outcome (tables.RUNS): what it ingested,
 skipped and refused, the batch it answered from, and what `sessions` holds after it. From those
 rows, never from a table's commit history, a run learns:
 - what `sessions` holds (`sessions_state`): the plays of the batches up to N, built by some
@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from lastfm import schemas
-from lastfm.config import RUNS_TABLE, JobConfig
+from lastfm import tables
+from lastfm.config import JobConfig
 from lastfm.errors import ConcurrentRunError, DataQualityError, JobError
 from lastfm.storage.reading import path_exists, read_table
 from lastfm.storage.writing import write_table
@@ -75,15 +75,15 @@ def append_run(spark: SparkSession, config: JobConfig, run: RunRecord, status: s
     for attempt in (1, 2):  # appends never conflict, but two first runs may both create the table
         try:
             # new columns merge into a runs table an older version of the job wrote
-            write_table(spark.createDataFrame([row], schemas.RUNS), config.table_path(RUNS_TABLE), append=True,
-                        merge_schema=True)
+            write_table(spark.createDataFrame([row], tables.RUNS.schema), config.table_path(tables.RUNS.name),
+                        append=True, merge_schema=True)
             return
         except ConcurrentRunError:
             if attempt == 1:
                 continue
-            log.exception("could not append this run to %s", config.table_path(RUNS_TABLE))
+            log.exception("could not append this run to %s", config.table_path(tables.RUNS.name))
         except Exception:  # the run's outcome stands; its row is what is lost
-            log.exception("could not append this run to %s", config.table_path(RUNS_TABLE))
+            log.exception("could not append this run to %s", config.table_path(tables.RUNS.name))
             return
 
 
@@ -94,7 +94,7 @@ def mark_rebuilding(spark: SparkSession, config: JobConfig, run: RunRecord) -> N
 
 def past_runs(spark: SparkSession, config: JobConfig) -> list[dict]:
     """Every row of the `runs` table, newest first ([] when there is none)."""
-    uri = config.table_path(RUNS_TABLE)
+    uri = config.table_path(tables.RUNS.name)
     if not DeltaTable.isDeltaTable(spark, uri):
         return []
     rows = [row.asDict() for row in read_table(spark, uri).collect()]

@@ -5,13 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lastfm.errors import UsageError
+from lastfm.tables import WAREHOUSE
 
 MAX_GAP_MINUTES = 1e9  # ~1,900 years: longer than any listening history
-TABLES = ("plays", "rejects", "sessions", "top_sessions", "top_tracks", "profile")
-RUNS_TABLE = "runs"  # the log of runs, beside the tables
-FILES_TABLE = "files"  # the record of input files (storage/record.py)
-QUARANTINE_TABLE = "quarantine"  # the lines of refused files
-BOOKKEEPING_TABLES = (RUNS_TABLE, FILES_TABLE, QUARANTINE_TABLE)
 
 
 @dataclass(frozen=True)
@@ -70,8 +66,8 @@ class JobConfig:
         return round(self.session_gap_minutes * 60)
 
     def table_path(self, table: str) -> str:
-        """Where a Delta table lives: `<warehouse>/<table>`."""
-        assert table in (*TABLES, *BOOKKEEPING_TABLES), table
+        """Where a Delta table of the warehouse (tables.WAREHOUSE) lives: `<warehouse>/<table>`."""
+        assert table in WAREHOUSE, table
         return f"{self.warehouse.rstrip('/')}/{table}"
 
     def beside_output(self, name: str) -> str:

@@ -25,10 +25,10 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lastfm import compat, schemas
-from lastfm.config import FILES_TABLE, QUARANTINE_TABLE, JobConfig
+from lastfm import compat, schemas, tables
+from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError, UsageError
-from lastfm.quality import admission, checks, profiling
+from lastfm.quality import admission, profiling
 from lastfm.question.parsing import PARSE_VERSION, parse_lines
 from lastfm.schemas import BATCH, LINE, REASON, SOURCE_FILE, USER_ID
 from lastfm.storage import record
@@ -73,7 +73,7 @@ class Ingested:
 
 def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
     """Complete a batch a dead run left, then take the next one (see the module docstring)."""
-    uri = config.table_path(FILES_TABLE)
+    uri = config.table_path(tables.FILES.name)
     current = record.read_record(spark, uri)
     refuse_unrecorded_warehouse(spark, config, current)
     rebuilt, written = False, {}
@@ -104,10 +104,10 @@ def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
         lines = sum(row["lines"] or 0 for row in after.with_status(record.QUARANTINED).values())
         if not any(row["plays"] for row in after.with_status(record.QUARANTINED).values()):
             raise UsageError(f"no valid rows in input {config.input}: all {lines} lines rejected "
-                             f"(see {config.table_path(QUARANTINE_TABLE)})")
+                             f"(see {config.table_path(tables.QUARANTINE.name)})")
         path, reason = next(iter(taken.quarantined.items()))
         raise DataQualityError(f"input file {path} refused: {reason}; no input file is admitted "
-                               f"(see {config.table_path(QUARANTINE_TABLE)})")
+                               f"(see {config.table_path(tables.QUARANTINE.name)})")
     ingested = answered(spark, config, after, rebuilt=rebuilt or taken.rebuilt,
                         written={**written, **taken.written})
     ingested.files, ingested.duplicates, ingested.quarantined = taken.admitted, taken.duplicates, taken.quarantined
@@ -120,8 +120,9 @@ def refuse_unrecorded_warehouse(spark: SparkSession, config: JobConfig, current:
     the job) cannot know what it holds: one line says how to rebuild it."""
     plays = config.table_path("plays")
     if config.incremental and current.last_batch is None and DeltaTable.isDeltaTable(spark, plays):
-        raise UsageError(f"{plays} has no record of the files it holds ({config.table_path(FILES_TABLE)}; written by "
-                         "an older version of the job): rebuild the warehouse with one run without --incremental")
+        raise UsageError(f"{plays} has no record of the files it holds ({config.table_path(tables.FILES.name)}; "
+                         "written by an older version of the job): rebuild the warehouse with one run without "
+                         "--incremental")
 
 
 def reusable(current: Record, claims: list[Claimed]) -> bool:
@@ -179,7 +180,7 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
     finally:
         if rows is not None:
             rows.unpersist()
-    record.complete(spark, config.table_path(FILES_TABLE), batch, outcomes, run_id)
+    record.complete(spark, config.table_path(tables.FILES.name), batch, outcomes, run_id)
     for path, verdict in verdicts.items():
         if verdict.status in (record.DUPLICATE, record.QUARANTINED, record.CHANGED):
             log.warning("%s %s: %s", verdict.status, path, verdict.reason)
@@ -328,8 +329,8 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
     condition = None if rebuild else " OR ".join(
         [f"{BATCH} >= {batch}", *([f"{SOURCE_FILE} IN ({', '.join(_sql(p) for p in replaced)})"] if replaced else [])])
     added, versions = 0, {}
-    for table, fields, valid in (("plays", schemas.PLAYS, True), ("rejects", schemas.REJECTS, False)):
-        uri = path(table)
+    for table, valid in ((tables.PLAYS, True), (tables.REJECTS, False)):
+        uri, fields = path(table.name), table.schema
         exists = DeltaTable.isDeltaTable(spark, uri)
         expected = sum(facts[p]["plays" if valid else "rejected"] for p in parsed)
         if not (expected or kept or rebuild or replaced or redo or not exists):
@@ -344,29 +345,24 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
         if valid:
             files = -(-(expected + (old.count() if kept else 0)) // PLAYS_FILE_ROWS)
             out = out.repartitionByRange(max(files, 1), schemas.TS)
-        version = write_table(out, uri, constraints=checks.TABLE_CONSTRAINTS[table],
-                              properties=PLAYS_PROPERTIES if valid else None,
+        version = write_table(out, uri, constraints=table.constraints,
+                              properties=table.properties,
                               replace_where=condition if exists else None)
         if not kept and version.rows != expected:
             raise RuntimeError(f"batch {batch} wrote {version.rows} rows to {uri}, its files hold {expected}")
         added += expected
-        versions[table] = version.version
+        versions[table.name] = version.version
     refused = [p for p, v in verdicts.items() if v.status in (record.QUARANTINED, record.CHANGED)]
-    uri = path(QUARANTINE_TABLE)
+    uri = path(tables.QUARANTINE.name)
     exists = DeltaTable.isDeltaTable(spark, uri)
     if refused or (redo and exists):
         lines = (lines_of(spark, refused) if refused
                  else spark.createDataFrame([], f"value string, {SOURCE_FILE} string"))
         quarantine = lines.select(F.col("value").alias(LINE), SOURCE_FILE, stamp[BATCH].alias(BATCH))
-        versions[QUARANTINE_TABLE] = write_table(quarantine, uri,
+        versions[tables.QUARANTINE.name] = write_table(quarantine, uri,
                                                  replace_where=f"{BATCH} >= {batch}" if exists else None).version
     return added, versions
 
-
-# Delta keeps per-file min/max statistics of the first 32 columns by default; plays is only ever
-# filtered on these (the top sessions' users and times, a batch's plays): statistics on the names
-# and MBIDs cost ~15% of the parse's CPU (measured).
-PLAYS_PROPERTIES = {"delta.dataSkippingStatsColumns": f"{USER_ID},{schemas.TS},{BATCH}"}
 
 # `plays` laid out by time: each batch's rows range-partitioned on `ts` into files of about
 # PLAYS_FILE_ROWS (one for a day's plays), so that the files grow in number, not in size, with the
@@ -394,7 +390,7 @@ def as_of(spark: SparkSession, config: JobConfig) -> Ingested:
         first = (str(getattr(error, "java_exception", None) or error).strip().splitlines() or ["?"])[0]
         raise UsageError(f"{uri} has no version {version} that can still be read (outside the time-travel window of "
                          f"the log and file retention, or never written): {first[:300]}") from None
-    rows = [r.asDict() for r in read_table(spark, config.table_path(FILES_TABLE)).collect()]
+    rows = [r.asDict() for r in read_table(spark, config.table_path(tables.FILES.name)).collect()]
     held = {}
     for row in sorted(rows, key=lambda r: r["seq"]):  # the latest outcome of each file whose rows that version holds
         if row["seq"] % 2 and row["status"] in record.COUNTED and row["plays_batch"] in batches:

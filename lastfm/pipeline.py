@@ -20,9 +20,9 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lastfm import bookkeeping, ingest
+from lastfm import bookkeeping, ingest, tables
 from lastfm.bookkeeping import RunRecord
-from lastfm.config import TABLES, JobConfig
+from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.ingest import Ingested
 from lastfm.quality import checks, profiling, report
@@ -33,6 +33,7 @@ from lastfm.question.sessions import build_sessions
 from lastfm.schemas import (
     BATCH,
     OUTPUT_COLUMNS,
+    PROFILE,
     RANK,
     SESSION_END,
     SESSION_START,
@@ -41,7 +42,6 @@ from lastfm.storage.reading import latest_commit, path_exists, read_table
 from lastfm.storage.writing import remove_stale_staging, replace_rows, write_single_tsv, write_table, write_text
 
 log = logging.getLogger(__name__)
-CONSTRAINTS = checks.TABLE_CONSTRAINTS
 
 
 class Stopwatch:
@@ -66,7 +66,7 @@ def ranked_rows(top) -> list[dict]:
 
 def profile_rows(spark: SparkSession, profile: dict):
     """The profile as the `profile` table's rows (one per metric)."""
-    return spark.createDataFrame(profiling.flatten(profile), profiling.PROFILE)
+    return spark.createDataFrame(profiling.flatten(profile), PROFILE)
 
 
 def draw_report(summary: dict, profile: dict) -> str | None:
@@ -145,7 +145,7 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
         bookkeeping.mark_rebuilding(spark, config, run)
         # in time order, so that an update's MERGE reads only the files of its late sessions
         built = plays.transform(build_sessions(gap)).repartitionByRange(SESSION_START)
-        written = write_table(built, path("sessions"), constraints=CONSTRAINTS["sessions"],
+        written = write_table(built, path("sessions"), constraints=tables.SESSIONS.constraints,
                               properties=SESSIONS_PROPERTIES)
         updated_from = None
     run.written["sessions"] = written.version
@@ -268,13 +268,13 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
             top_session_list = top_session_rows(longest)
             kept = kept_answer(spark, config, runs, sessions_from, longest)  # before this run's tables are written
             top_sessions_written = save and background.submit(write_table, longest, path("top_sessions"),
-                                                              constraints=CONSTRAINTS["top_sessions"])
+                                                              constraints=tables.TOP_SESSIONS.constraints)
         with clock.stage("top_tracks"):
             top = (kept if kept is not None else
                    plays.transform(plays_in_sessions(longest)).transform(top_tracks(config.top_tracks))).cache()
             top_rows = ranked_rows(top)
             top_tracks_written = save and background.submit(write_table, top, path("top_tracks"),
-                                                            constraints=CONSTRAINTS["top_tracks"])
+                                                            constraints=tables.TOP_TRACKS.constraints)
         with clock.stage("check_output"):
             found, known_answer = checks.check_output(top, top_rows, plays, longest, config, counts["read"],
                                                       kept is not None)
@@ -282,7 +282,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
         with clock.stage("profile_report"):
             profile["sessions"] = profiling.session_profile(sessions)
             profile_written = save and background.submit(write_table, profile_rows(spark, profile), path("profile"),
-                                                         constraints=CONSTRAINTS["profile"])
+                                                         constraints=tables.PROFILE.constraints)
             summary = {
                 "run_at": iso_instant(int(started)),
                 "run_id": record.run_id,
@@ -329,7 +329,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> dict:
                 **{name: latest_commit(spark, path(name))["version"] for name in ("plays", "rejects", "sessions")},
                 **written}
             summary["tables"] = {name: {"path": path(name), "version": versions[name]}
-                                 for name in TABLES if name in versions}
+                                 for name in tables.ANSWER_TABLES if name in versions}
     # Every file is rendered before any is written, so a failure up to here leaves the earlier
     # run's files as they were; the side files go first and the deliverable, which a reader
     # takes as the sign of a finished run, last. The summary names the deliverable it belongs to

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql.types import (
     ArrayType,
+    DoubleType,
     IntegerType,
     LongType,
     MapType,
@@ -124,6 +125,15 @@ TOP_TRACKS = StructType(
 
 # The deliverable's header, in order.
 OUTPUT_COLUMNS = (ARTIST_NAME, TRACK_NAME, PLAY_COUNT)
+
+# The `profile` table: one row per metric, `metric` a dotted path into profile.json (quality/profiling.py).
+PROFILE = StructType(
+    [
+        StructField("metric", StringType(), False),
+        StructField("number", DoubleType(), True),
+        StructField("text", StringType(), True),
+    ]
+)
 
 # The `runs` table: one row per run, appended when it ends (succeeded or failed).
 RUNS = StructType(

@@ -14,13 +14,14 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from lastfm import ingest, pipeline
-from lastfm.config import TABLES, JobConfig
+from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.pipeline import run
 from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.question.sessions import build_sessions
 from lastfm.storage import record
 from lastfm.storage.reading import latest_commit, read_lines, read_table
+from lastfm.tables import ANSWER_TABLES
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.testing.sample_data import land, write_sample
@@ -41,7 +42,7 @@ def sessions_rows(spark, config):
 
 
 def versions(spark, config):
-    return {name: latest_commit(spark, config.table_path(name))["version"] for name in TABLES}
+    return {name: latest_commit(spark, config.table_path(name))["version"] for name in ANSWER_TABLES}
 
 
 @pytest.mark.e2e
@@ -103,7 +104,7 @@ def test_nothing_new_changes_nothing_and_a_changed_file_is_refused(spark, tmp_pa
     assert [(r["mode"], r["status"]) for r in runs] == [("incremental", "succeeded"), ("incremental", "nothing_new"),
                                                         ("incremental", "quarantined")]
     assert len(runs[0]["input_files_ingested"]) == 2 and runs[0]["rows_added"] == 1500
-    assert runs[0]["table_versions"] == {name: 0 for name in TABLES}
+    assert runs[0]["table_versions"] == {name: 0 for name in ANSWER_TABLES}
     assert runs[1]["table_versions"] == {} and runs[1]["input_files_ingested"] == []
     assert "content changed after it was counted" in runs[2]["error"]
     assert runs[2]["quarantine_unresolved"] == [f"file:{first}"]

@@ -19,12 +19,13 @@ from delta.tables import DeltaTable
 from py4j.protocol import Py4JJavaError
 from pyspark.errors.exceptions import captured
 
-from lastfm.config import BOOKKEEPING_TABLES, TABLES, JobConfig
+from lastfm.config import JobConfig
 from lastfm.errors import ConcurrentRunError, UsageError
 from lastfm.pipeline import run
 from lastfm.storage import maintenance
 from lastfm.storage.maintenance import LISTING_PARALLELISM, MIN_FILE_SIZE, RETENTION_ARGUMENT, RETENTION_CHECK, maintain
 from lastfm.storage.writing import commit_conflict
+from lastfm.tables import WAREHOUSE
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.testing.sample_data import land, write_sample
@@ -248,7 +249,7 @@ def test_maintenance_between_daily_runs_changes_no_answer(spark, tmp_path):
 
     done = maintain(spark, config.warehouse, retention_hours=0, allow_short_retention=True)
 
-    assert set(done) == {name for name in (*TABLES, *BOOKKEEPING_TABLES)
+    assert set(done) == {name for name in WAREHOUSE
                          if DeltaTable.isDeltaTable(spark, config.table_path(name))}
     assert {"plays", "sessions", "runs", "files"} <= set(done)
     assert done["plays"].files_after == 1 < done["plays"].files_before

@@ -20,10 +20,10 @@ import argparse
 import logging
 
 from lastfm.commands import ArgumentParser, one_line, print_error
-from lastfm.config import BOOKKEEPING_TABLES, TABLES
 from lastfm.errors import JobError
 from lastfm.platforms.session import build_spark
 from lastfm.storage.maintenance import DEFAULT_RETENTION_HOURS, Maintained, maintain
+from lastfm.tables import WAREHOUSE
 
 log = logging.getLogger("maintain")
 
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         print_error(f"error: {one_line(error, {'warehouse': options.warehouse} if options else {})}")
         return 1
     print("\n".join(report_line(table) for table in done.values()))
-    absent = [name for name in (*TABLES, *BOOKKEEPING_TABLES) if name not in done]
+    absent = [name for name in WAREHOUSE if name not in done]
     if absent:
         print(f"no table (skipped): {', '.join(absent)}")
     return 0

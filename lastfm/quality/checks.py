@@ -2,10 +2,10 @@
 
 Two tools, each where it fits, both part of every run on any platform (plain Python and Spark,
 no package beyond PySpark and Delta):
-- Delta CHECK constraints (TABLE_CONSTRAINTS) for invariants the job guarantees by construction
-  (a play has a user and a time; a session has plays). Delta enforces them inside every write,
-  at no extra cost, and keeps them with the table for any later writer; a violation is a bug,
-  so it always fails the run, `--warn-only` or not.
+- Delta CHECK constraints (each table's `constraints`, lastfm/tables.py) for invariants the job
+  guarantees by construction (a play has a user and a time; a session has plays). Delta enforces
+  them inside every write, at no extra cost, and keeps them with the table for any later writer;
+  a violation is a bug, so it always fails the run, `--warn-only` or not.
 - Expectations (named values against bounds) for what depends on the data, judged on the few
   values the driver already holds: one row of input facts taken from the profile (time range,
   reject and duplicate fractions, users), the deliverable's rows with their order and
@@ -34,22 +34,6 @@ from lastfm.schemas import ARTIST_NAME, PLAY_COUNT, PLAYS, RANK, SESSION_END, SE
 from lastfm.storage.reading import recorded_or_computed_md5
 
 log = logging.getLogger(__name__)
-
-# Delta CHECK constraints per table, set in the same commit as each write (writing.write_table).
-# Expressed as CHECKs, NOT NULL included: an overwrite with overwriteSchema replaces the column
-# nullability flags, but keeps the table's constraints.
-TABLE_CONSTRAINTS = {
-    "plays": {"user_id_present": "user_id IS NOT NULL AND user_id <> ''", "ts_present": "ts IS NOT NULL"},
-    "rejects": {"reason_present": "reason IS NOT NULL"},
-    "sessions": {
-        "plays_positive": "play_count > 0",
-        "ends_after_start": "session_end >= session_start",
-        "number_positive": "session_number >= 1",
-    },
-    "top_sessions": {"rank_positive": "rank >= 1", "plays_positive": "play_count > 0"},
-    "top_tracks": {"rank_positive": "rank >= 1", "plays_positive": "play_count > 0"},
-    "profile": {"metric_present": "metric IS NOT NULL"},
-}
 
 # Audioscrobbler, Last.fm's scrobbling service, started in 2002: an earlier play is a bad clock.
 EARLIEST_PLAY = datetime(2002, 1, 1, tzinfo=timezone.utc)

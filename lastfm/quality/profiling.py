@@ -24,7 +24,6 @@ from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from lastfm.question.parsing import REJECT_REASONS
 from lastfm.schemas import (
@@ -42,13 +41,6 @@ from lastfm.schemas import (
 
 TEXT_FIELDS = tuple(c for c in RAW_FIELDS if c != TS)
 PERCENTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
-
-# The `profile` Delta table: one row per metric, `metric` a dotted path into profile.json.
-PROFILE = T.StructType([
-    T.StructField("metric", T.StringType(), False),
-    T.StructField("number", T.DoubleType(), True),
-    T.StructField("text", T.StringType(), True),
-])
 
 
 def _iso(epoch_seconds: int | None) -> str | None:
@@ -210,7 +202,7 @@ def session_length_histogram(sessions: DataFrame) -> list[tuple[int, int]]:
 
 
 def flatten(profile: dict, prefix: str = "") -> list[tuple[str, float | None, str | None]]:
-    """A nested profile as `profile` table rows: (dotted metric, number, text)."""
+    """A nested profile as `profile` table rows (schemas.PROFILE): (dotted metric, number, text)."""
     rows = []
     for key, value in profile.items():
         metric = f"{prefix}{key}"

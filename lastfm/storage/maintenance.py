@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from lastfm.config import BOOKKEEPING_TABLES, TABLES
 from lastfm.errors import ConcurrentRunError, UsageError
 from lastfm.storage.reading import path_exists
 from lastfm.storage.writing import commit_conflict
+from lastfm.tables import WAREHOUSE
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ def maintain(spark: SparkSession, warehouse: str, retention_hours: int = DEFAULT
              allow_short_retention: bool = False,
              compact_below_bytes: int = COMPACT_BELOW_BYTES) -> dict[str, Maintained]:
     """OPTIMIZE (compaction), then VACUUM with `retention_hours`, each Delta table under
-    `warehouse` (`<warehouse>/<name>` for the names of `tables`, by default config.TABLES and
-    config.BOOKKEEPING_TABLES); a table that is not there is skipped. OPTIMIZE rewrites the files
+    `warehouse` (`<warehouse>/<name>` for the names of `tables`, by default every table of
+    lastfm.tables.WAREHOUSE); a table that is not there is skipped. OPTIMIZE rewrites the files
     under `compact_below_bytes` only. Returns table name -> Maintained, for the tables maintained,
     in that order.
 
@@ -96,11 +96,11 @@ def maintain(spark: SparkSession, warehouse: str, retention_hours: int = DEFAULT
     is longer than `retention_hours` (Delta's check; the tables before it are maintained).
     ConcurrentRunError when another run's commit conflicts with OPTIMIZE (the tables before it
     are maintained, that one is unchanged)."""
-    names = tuple(tables) if tables is not None else (*TABLES, *BOOKKEEPING_TABLES)
-    unknown = sorted(set(names) - {*TABLES, *BOOKKEEPING_TABLES})
+    names = tuple(tables) if tables is not None else tuple(WAREHOUSE)
+    unknown = sorted(set(names) - set(WAREHOUSE))
     if unknown:
         raise UsageError(f"unknown table{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
-                         f"the warehouse's tables are {', '.join((*TABLES, *BOOKKEEPING_TABLES))}")
+                         f"the warehouse's tables are {', '.join(WAREHOUSE)}")
     check_retention(retention_hours, allow_short_retention)
     if not path_exists(spark, warehouse):
         raise UsageError(f"warehouse not found: {warehouse}")
