@@ -209,6 +209,11 @@ def session_length_histogram(sessions: DataFrame) -> list[tuple[int, int]]:
     return [(r[PLAY_COUNT], r["sessions"]) for r in counts.collect()]
 
 
+def profile_rows(spark: SparkSession, profile: dict) -> DataFrame:
+    """The profile as the `profile` table's rows (one per metric)."""
+    return spark.createDataFrame(flatten(profile), PROFILE)
+
+
 def flatten(profile: dict, prefix: str = "") -> list[tuple[str, float | None, str | None]]:
     """A nested profile as `profile` table rows: (dotted metric, number, text)."""
     rows = []
