@@ -8,6 +8,8 @@ rows, never from a table's commit history, a run learns:
   that a run killed halfway leaves "unknown", and the next run builds them anew too;
 - whether there is anything to do at all (`unchanged_result`): nothing new, and the output
   beside its summary is the answer of a finished run to the same question from the same batch;
+- whether an --as-of-version run may write its answer over the output
+  (`refuse_replay_over_daily_output`): only over another replay's, unless told to;
 - whether the last answer still stands (`answer_to_keep`): the run that wrote it passed its
   checks on the same question, from the sessions this run's were updated from;
 - whether a person has heard of the files refused (`quarantine_alert`): a run that refuses a file
@@ -30,9 +32,11 @@ from pyspark.sql import SparkSession
 
 from lastfm import tables
 from lastfm.config import JobConfig
-from lastfm.errors import ConcurrentRunError, DataQualityError, JobError
+from lastfm.errors import ConcurrentRunError, DataQualityError, JobError, UsageError
+from lastfm.question import sessions
 from lastfm.storage.reading import path_exists, read_table
 from lastfm.storage.writing import write_table
+from lastfm.summary import RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,13 @@ class RunRecord:
     unresolved: list = field(default_factory=list)  # every file still refused
     sessions_batch: int | None = None
     sessions_rules: str | None = None
+
+    def took(self, ingested) -> None:
+        """What the parse stage (ingest.Ingested) admitted, skipped, refused and wrote."""
+        self.files, self.added, self.batch = ingested.files, ingested.rows_added, ingested.batch
+        self.duplicates, self.quarantined = list(ingested.duplicates), list(ingested.quarantined)
+        self.unresolved = ingested.unresolved
+        self.written.update(ingested.written)
 
 
 def append_run(spark: SparkSession, config: JobConfig, run: RunRecord, status: str,
@@ -116,23 +127,44 @@ def question(options: dict) -> dict:
     return {k: options.get(k) for k in shaping}
 
 
-def unchanged_result(spark: SparkSession, config: JobConfig, batch: int, runs: list[dict]) -> dict | None:
+def written_summary(spark: SparkSession, config: JobConfig) -> RunSummary | None:
+    """The run summary beside the output (run_summary.json), None when there is none."""
+    path = config.beside_output("run_summary.json")
+    if not path_exists(spark, path):
+        return None
+    return RunSummary.from_json(json.loads(spark.read.text(path, wholetext=True).first()[0]))
+
+
+def unchanged_result(spark: SparkSession, config: JobConfig, batch: int, runs: list[dict]) -> RunSummary | None:
     """The run summary beside the output, when the run that wrote it asked the same question,
-    answered from `batch`, and finished (its row says so): nothing to redo. None otherwise."""
-    if not (path_exists(spark, config.output) and path_exists(spark, config.beside_output("run_summary.json"))):
+    answered from `batch`, and finished (its row says so), and `sessions` holds that batch under this
+    run's rules: nothing to redo. None otherwise."""
+    if not path_exists(spark, config.output):
         return None
-    summary = json.loads(spark.read.text(config.beside_output("run_summary.json"), wholetext=True).first()[0])
-    if question(summary.get("config", {})) != question(asdict(config)) or summary.get("batch") != batch:
+    summary = written_summary(spark, config)
+    if summary is None or question(summary.config or {}) != question(asdict(config)) or summary.batch != batch:
         return None
-    finished = any(r["run_id"] == summary.get("run_id") and r["status"] in (SUCCEEDED, QUARANTINED) for r in runs)
-    return summary if finished else None
+    finished = any(r["run_id"] == summary.run_id and r["status"] in (SUCCEEDED, QUARANTINED) for r in runs)
+    in_place = sessions_state(runs) == (batch, sessions.rules(config.session_gap_seconds))
+    return summary if finished and in_place else None
+
+
+def refuse_replay_over_daily_output(spark: SparkSession, config: JobConfig) -> None:
+    """--as-of-version writes over an output that runs which ingest own only when told to."""
+    if config.as_of_version is None or config.replace_output:
+        return
+    summary = written_summary(spark, config)
+    if summary is not None and summary.mode != "as_of":
+        raise UsageError(f"--output {config.output} is the answer of the {summary.mode} runs (see "
+                         f"{config.beside_output('run_summary.json')}): write the --as-of-version answer elsewhere, "
+                         "or pass --replace-output to replace it")
 
 
 def answer_to_keep(runs: list[dict], config: JobConfig, sessions_from: tuple[int, str]) -> dict | None:
     """The row of the run that last wrote `top_tracks`, when it finished (its checks passed, not
     under --warn-only), asked for as many top sessions and tracks as `config`, and left `sessions`
     at `sessions_from` (batch, rules): its answer is this run's when the top sessions are too
-    (pipeline.kept_answer). None otherwise."""
+    (sessions_stage.kept_answer). None otherwise."""
     last = next((row for row in runs if "top_tracks" in (row["table_versions"] or {})), None)
     if last is None or last["status"] not in (SUCCEEDED, QUARANTINED):
         return None
@@ -145,8 +177,9 @@ def answer_to_keep(runs: list[dict], config: JobConfig, sessions_from: tuple[int
 def quarantine_alert(quarantined: dict[str, str], ingested_new: bool, runs: list[dict],
                      config: JobConfig) -> str | None:
     """The line a run exits 3 with: the files it refused, or, when it ingested nothing new, the
-    refusal of the run before it (a retry must not hide it); None otherwise, and with --warn-only."""
-    if config.warn_only:
+    refusal of the run before it (a retry must not hide it); None otherwise, with --warn-only, and
+    in an --as-of-version run."""
+    if config.warn_only or config.as_of_version is not None:
         return None
     if quarantined:
         path, reason = next(iter(quarantined.items()))

@@ -70,6 +70,11 @@ class Ingested:
     def unresolved(self) -> list[str]:
         return self.record.unresolved
 
+    @property
+    def landed(self) -> bool:
+        """Anything new in the input: a file admitted, skipped or refused, or rows added."""
+        return bool(self.files or self.duplicates or self.quarantined or self.rows_added)
+
 
 def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
     """Complete a batch a dead run left, then take the next one (see the module docstring)."""

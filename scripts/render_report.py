@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from lastfm.quality.report import render_run
+from lastfm.summary import RunSummary
 
 
 def main(argv=None) -> int:
@@ -24,8 +25,8 @@ def main(argv=None) -> int:
     try:
         summary, profile = (json.loads((args.folder / name).read_text(encoding="utf-8"))
                             for name in ("run_summary.json", "profile.json"))
-        page = render_run(summary, profile)
-    except (OSError, ValueError, KeyError, ModuleNotFoundError) as error:
+        page = render_run(RunSummary.from_json(summary), profile)
+    except (OSError, ValueError, KeyError, TypeError, ModuleNotFoundError) as error:
         print(f"error: cannot draw the report from {args.folder}: {error!r}", file=sys.stderr)
         return 1
     output = args.output or args.folder / "report.html"

@@ -17,7 +17,6 @@ from deltalake import DeltaTable
 from moto.server import ThreadedMotoServer
 from packaging.specifiers import SpecifierSet
 
-from lastfm import pipeline
 from lastfm.platforms.cluster import (
     build_zip,
     is_running,
@@ -28,6 +27,7 @@ from lastfm.platforms.cluster import (
     stop_standalone,
 )
 from lastfm.platforms.targets import conf_flags, jar_files, target_properties
+from lastfm.quality import report
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.testing.sample_data import write_sample
@@ -260,7 +260,7 @@ def test_standalone_cluster_on_a_bare_python_gives_duckdbs_answer(standalone, ba
     summary = json.loads((out / "run_summary.json").read_text())
     assert summary["report"] is None and "matplotlib is not installed" in summary["report_skipped"]
     assert (out / "profile.json").exists() and not (out / "report.html").exists()
-    assert len([line for line in result.stdout.splitlines() if line.endswith(pipeline.REPORT_SKIPPED)]) == 1
+    assert len([line for line in result.stdout.splitlines() if line.endswith(report.REPORT_SKIPPED)]) == 1
     # ... which the README's one command draws later, from those files, where matplotlib is
     drawn = subprocess.run([sys.executable, str(REPO / "scripts" / "render_report.py"), str(out)],
                            capture_output=True, text=True, timeout=300)

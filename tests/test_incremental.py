@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
-from lastfm import ingest, pipeline
+from lastfm import ingest, pipeline, sessions_stage
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError, UsageError
 from lastfm.pipeline import run
@@ -57,8 +57,8 @@ def test_daily_files_with_late_plays_end_as_a_full_run_does(spark, tmp_path):
     for day, day_lines in enumerate(days):
         land(tmp_path / "landing", f"2026-11-{day + 1:02d}", day_lines)
         summaries.append(run(spark, incremental))
-    assert [s["rows_added"] for s in summaries] == [len(d) for d in days]
-    assert [len(s["input_files_ingested"]) for s in summaries] == [1, 1, 1]
+    assert [s.rows_added for s in summaries] == [len(d) for d in days]
+    assert [len(s.input_files_ingested) for s in summaries] == [1, 1, 1]
     # the second and third days were merged into the sessions, not rebuilt
     assert versions(spark, incremental)["plays"] == 2 and versions(spark, incremental)["sessions"] == 2
 
@@ -68,7 +68,7 @@ def test_daily_files_with_late_plays_end_as_a_full_run_does(spark, tmp_path):
     assert read_tsv(incremental.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"), top_sessions=5,
                                                              top_tracks=8)
     for key in ("rows_read", "rows_valid", "rows_rejected", "sessions", "users", "duplicate_plays"):
-        assert summaries[-1][key] == reference[key], key
+        assert getattr(summaries[-1], key) == getattr(reference, key), key
     # the profile of the batches combined is the profile of one parse of all the files; the
     # distinct names too, but one sketch and a union of sketches are read by other estimators
     profiles = [json.loads((tmp_path / name / "profile.json").read_text()) for name in ("incremental", "full")]
@@ -87,7 +87,7 @@ def test_nothing_new_changes_nothing_and_a_changed_file_is_refused(spark, tmp_pa
     before, answer = versions(spark, incremental), (tmp_path / "incremental" / "top.tsv").read_bytes()
 
     again = run(spark, incremental)
-    assert again["nothing_new"] and versions(spark, incremental) == before
+    assert again.nothing_new and versions(spark, incremental) == before
     assert (tmp_path / "incremental" / "top.tsv").read_bytes() == answer
 
     first.write_text(first.read_text() + lines[0] + "\n")
@@ -139,18 +139,18 @@ def test_the_last_answer_is_kept_while_its_top_sessions_stand_and_recounted_when
                                      play("a", "01T10:10:00", "s2"), play("a", "01T10:15:00", "s1"),
                                      play("a", "01T10:20:00", "s3"), play("b", "02T10:00:00", "s2"),
                                      play("b", "02T10:05:00", "s2"), play("b", "02T10:10:00", "s4")])
-    assert not run(spark, incremental)["top_tracks_reused"]  # nothing to keep yet
+    assert not run(spark, incremental).top_tracks_reused  # nothing to keep yet
     land(tmp_path / "landing", "2", [play("c", "03T10:00:00", "s4")])  # a session of one: a's stays the longest
     kept = run(spark, incremental)
-    assert kept["top_tracks_reused"] and read_tsv(incremental.output) == [("art", "s1", 3), ("art", "s2", 1)]
+    assert kept.top_tracks_reused and read_tsv(incremental.output) == [("art", "s1", 3), ("art", "s2", 1)]
     land(tmp_path / "landing", "3", [play("a", "01T10:12:00", "s3")])  # late, inside a's session: its count changes
     recounted = run(spark, incremental)
-    assert not recounted["top_tracks_reused"] and read_tsv(incremental.output) == [("art", "s1", 3), ("art", "s3", 2)]
+    assert not recounted.top_tracks_reused and read_tsv(incremental.output) == [("art", "s1", 3), ("art", "s3", 2)]
     run(spark, full)
     assert read_tsv(full.output) == read_tsv(incremental.output)
     land(tmp_path / "landing", "4", [play("c", "04T10:00:00", "s4")])
-    assert run(spark, incremental)["top_tracks_reused"]  # the answer of day 3 kept on day 4
-    assert not run(spark, replace(incremental, top_tracks=1))["top_tracks_reused"]  # another question
+    assert run(spark, incremental).top_tracks_reused  # the answer of day 3 kept on day 4
+    assert not run(spark, replace(incremental, top_tracks=1)).top_tracks_reused  # another question
     assert read_tsv(incremental.output) == [("art", "s1", 3)]
 
 
@@ -193,7 +193,7 @@ def test_a_run_that_dies_anywhere_is_finished_by_the_next(spark, day_two, monkey
         "plays": (ingest, "write_table", lambda rows, uri, *a, **k: killed() if uri.endswith("/rejects")
                   else real_write(rows, uri, *a, **k)),  # its plays are in, not its rejects
         "rejects": (record, "complete", killed),  # its rows are in, not its outcome
-        "outcome": (pipeline, "recomputed_sessions", killed),  # the record is complete, the sessions are not
+        "outcome": (sessions_stage, "recomputed_sessions", killed),  # the record is complete, the sessions are not
         "sessions": (pipeline, "top_session_rows", killed),  # the sessions are written, nothing after
         "deliverable": (pipeline, "write_single_tsv", killed),  # every table is written, not the answer
     }
@@ -202,7 +202,7 @@ def test_a_run_that_dies_anywhere_is_finished_by_the_next(spark, day_two, monkey
         run(spark, incremental)
     monkeypatch.undo()
     last = run(spark, incremental)
-    assert not last.get("nothing_new")
+    assert not last.nothing_new
 
     assert read_table(spark, incremental.table_path("plays")).count() == reference["plays"]
     assert sorted(r[:2] for r in read_table(spark, incremental.table_path("rejects")).collect()) == reference["rejects"]
@@ -239,11 +239,11 @@ def test_as_of_version_rebuilds_an_earlier_days_answer_and_changes_no_table(spar
     before = versions(spark, incremental)
 
     again = JobConfig(**{**vars(incremental), "incremental": False,
-                         "as_of_version": first["tables"]["plays"]["version"],
+                         "as_of_version": first.tables["plays"]["version"],
                          "output": str(tmp_path / "replay" / "top.tsv")})
     replay = run(spark, again)
     assert (tmp_path / "replay" / "top.tsv").read_bytes() == day_one
-    assert replay["rows_valid"] == first["rows_valid"] and versions(spark, incremental) == before
+    assert replay.rows_valid == first.rows_valid and versions(spark, incremental) == before
     with pytest.raises(UsageError, match="has no version 7"):
         run(spark, JobConfig(**{**vars(again), "as_of_version": 7}))
 

@@ -256,7 +256,7 @@ def test_maintenance_between_daily_runs_changes_no_answer(spark, tmp_path):
     for name in done:
         assert "VACUUM END" in operations(spark, config.table_path(name), 3), name
     assert read_tsv(config.output) == answer_before  # the deliverable is no table: untouched
-    assert run(spark, config)["nothing_new"]  # the job keys nothing on the tables' versions
+    assert run(spark, config).nothing_new  # the job keys nothing on the tables' versions
     land(tmp_path / "landing", "2026-11-03", lines[2200:])
     run(spark, config)
     assert read_tsv(config.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"), top_sessions=5,

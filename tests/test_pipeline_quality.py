@@ -44,7 +44,7 @@ def test_run_writes_profile_summary_and_report_then_guards_the_deliverable(spark
     assert profile["columns"]["artist_id"]["nulls"] == 6
 
     on_disk = json.loads((out / "run_summary.json").read_text())
-    returned = json.loads(json.dumps(summary, default=str))
+    returned = json.loads(json.dumps(summary.to_json(), default=str))
     del returned["stage_seconds"]["deliverable"]  # written last, after run_summary.json
     assert on_disk == returned
     assert {"check_input", "check_output", "profile_report"} <= set(on_disk["stage_seconds"])
@@ -65,8 +65,8 @@ def test_run_writes_profile_summary_and_report_then_guards_the_deliverable(spark
 
     # --warn-only: the same input goes through, the failure is in the summary
     warned = run(spark, job(tmp_path, [*LINES, FROM_THE_FUTURE], warn_only=True))
-    assert len(warned["expectation_warnings"]) == 1 and "last_play" in warned["expectation_warnings"][0]
-    assert json.loads((out / "run_summary.json").read_text())["expectation_warnings"] == warned["expectation_warnings"]
+    assert len(warned.expectation_warnings) == 1 and "last_play" in warned.expectation_warnings[0]
+    assert json.loads((out / "run_summary.json").read_text())["expectation_warnings"] == warned.expectation_warnings
 
 
 @pytest.mark.slow

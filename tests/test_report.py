@@ -12,6 +12,7 @@ import pytest
 
 from lastfm.quality import report
 from lastfm.quality.report import render, render_run
+from lastfm.summary import RunSummary
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -87,7 +88,7 @@ def test_render_run_draws_the_page_from_the_json_files_of_a_run(tmp_path):
                "session_length_histogram": [list(pair) for pair in HISTOGRAM],
                "top_sessions": [{"user_id": "u1", "session_start": "2009-01-01T10:00:00Z",
                                  "session_end": "2009-01-01T11:00:00Z", "play_count": 6}]}
-    html = render_run(json.loads(json.dumps(summary)), json.loads(json.dumps(PROFILE)))
+    html = render_run(RunSummary.from_json(json.loads(json.dumps(summary))), json.loads(json.dumps(PROFILE)))
     assert html.count('src="data:image/png;base64,') == 4
     assert "input data/in.tsv, generated 2026-01-01 12:00 UTC" in html
 

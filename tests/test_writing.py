@@ -8,7 +8,14 @@ from pyspark.sql import functions as F
 from lastfm.errors import DataQualityError
 from lastfm.schemas import TOP_TRACKS
 from lastfm.storage.reading import recorded_or_computed_md5
-from lastfm.storage.writing import constraint_violation, replace_rows, write_single_tsv, write_table, write_text
+from lastfm.storage.writing import (
+    constraint_violated,
+    constraint_violation,
+    replace_rows,
+    write_single_tsv,
+    write_table,
+    write_text,
+)
 
 ROWS = [(1, 'Johnny "Hammond" Smith', '"Heroes"', 12), (2, "坂本龍一", "Кино", 7), (3, "Cake", "", 1)]
 
@@ -70,6 +77,11 @@ def test_replace_rows_deletes_what_matches_and_adds_rows_in_one_commit_marking_f
     with pytest.raises(DataQualityError, match="n_positive"):  # the table's constraints hold for what it adds
         replace_rows(path, spark.createDataFrame([("e", 0)], "user string, n int"), cut, condition)
     assert spark.read.format("delta").load(path).count() == 12
+
+
+def test_a_constraint_violation_is_known_by_the_jvm_class_it_carries_not_by_its_text():
+    # the real violation: test_quality.py::test_delta_check_constraint_failure_is_a_data_quality_error
+    assert not constraint_violated(ValueError("org.apache.spark.sql.delta.schema.DeltaInvariantViolationException"))
 
 
 def test_a_constraint_violation_in_other_wording_still_gives_one_line():

@@ -26,6 +26,7 @@ from lastfm.config import JobConfig
 from lastfm.errors import JobError
 from lastfm.pipeline import run
 from lastfm.platforms.session import build_spark
+from lastfm.summary import report_lines
 
 log = logging.getLogger("top_tracks")
 
@@ -73,29 +74,6 @@ def parse_args(argv=None) -> JobConfig:
     return parse_command_line(argv)[0]
 
 
-def report_lines(summary: dict) -> list[str]:
-    """What a person reads at the end of a run: the answer, and where everything is."""
-    width = max([5, *(len(str(r["play_count"])) for r in summary["top_tracks"])])
-    table = [f"  {'plays':>{width}}  song"]
-    table += [f"  {r['play_count']:>{width}}  {r['artist_name']} - {r['track_name']}" for r in summary["top_tracks"]]
-    seconds = sum(summary["stage_seconds"].values())
-    unchanged = ["nothing new since the last run: tables and answer unchanged"] if summary.get("nothing_new") else []
-    return [
-        *unchanged,
-        f"top {len(summary['top_tracks'])} songs in the {summary['config']['top_sessions']} longest sessions "
-        f"({summary['rows_valid']:,} plays, {summary['rows_rejected']:,} rejected "
-        f"line{'' if summary['rows_rejected'] == 1 else 's'}, "
-        f"{summary['sessions']:,} sessions, "
-        f"{seconds:.0f} s):",
-        *table,
-        *(f"warning: {w}" for w in summary["expectation_warnings"]),
-        f"answer       {summary['output']}",
-        f"run summary  {summary['run_summary']}",
-        f"report       {summary['report'] or 'not drawn (no matplotlib on the driver)'}",
-        f"tables       {summary['config']['warehouse']}",
-    ]
-
-
 def main(argv=None) -> int:
     config, verbose = None, "--verbose" in (sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -119,6 +97,6 @@ def main(argv=None) -> int:
         print_error(f"error: {one_line(error, paths)}")
         return 1
     if verbose:
-        print(json.dumps(summary, default=str))
+        print(json.dumps(summary.to_json(), default=str))
     print("\n".join(report_lines(summary)))
     return 0

@@ -244,6 +244,16 @@ def check_reject_fraction(valid: int, rejected: int, config: JobConfig, rejects_
     return [message]
 
 
+def check_parse(counts: dict, config: JobConfig) -> list[str]:
+    """The checks of the parse's counts (the profile's `rows`): the reject fraction
+    (check_reject_fraction), and a warning where input lines held bytes that are not UTF-8."""
+    warnings = check_reject_fraction(counts["valid"], counts["rejected"], config, config.table_path("rejects"))
+    if counts.get("with_replacement_character"):
+        warnings.append(f"{counts['with_replacement_character']} input lines held bytes that are not UTF-8, read as "
+                        "U+FFFD (rows.with_replacement_character in the profile)")
+    return warnings
+
+
 def check_input(plays, profile: dict, config: JobConfig) -> list[str]:
     """The input expectations (quality/py) on the plays table and its profile; the failures
     are raised, or with --warn-only returned."""

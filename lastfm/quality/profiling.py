@@ -30,6 +30,7 @@ from lastfm.schemas import (
     ARTIST_NAME,
     DUPLICATE_PLAYS,
     PLAY_COUNT,
+    PROFILE,
     RAW_FIELDS,
     REASON,
     SESSION_END,
@@ -199,6 +200,11 @@ def session_length_histogram(sessions: DataFrame) -> list[tuple[int, int]]:
     """(session length in plays, number of sessions) for every length that occurs."""
     counts = sessions.groupBy(PLAY_COUNT).agg(F.count(F.lit(1)).alias("sessions")).orderBy(PLAY_COUNT)
     return [(r[PLAY_COUNT], r["sessions"]) for r in counts.collect()]
+
+
+def profile_rows(spark: SparkSession, profile: dict) -> DataFrame:
+    """The profile as the `profile` table's rows (one per metric)."""
+    return spark.createDataFrame(flatten(profile), PROFILE)
 
 
 def flatten(profile: dict, prefix: str = "") -> list[tuple[str, float | None, str | None]]:

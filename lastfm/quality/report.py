@@ -8,7 +8,8 @@ base64 PNG inside the HTML, so it can be mailed or opened offline.
 
 matplotlib is the one package the job uses beyond PySpark and Delta, and only here: it is
 imported when a page is drawn, so a driver without it (a managed platform's bare Python) runs
-everything else, and `render_run` raises ModuleNotFoundError.
+everything else: `render_run` raises ModuleNotFoundError, and `draw_report`, the run's call,
+logs REPORT_SKIPPED and returns None.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
 from datetime import datetime, timezone
 
+from lastfm.summary import ISO, RunSummary
+
+log = logging.getLogger(__name__)
+
 FIGSIZE = (9, 4.5)
-ISO = "%Y-%m-%dT%H:%M:%SZ"
 # Fonts with Chinese, Japanese and Korean glyphs, by family name, in order of preference: the real
 # file names many CJK artists and songs, and matplotlib's own DejaVu Sans draws them as empty
 # boxes. `make setup` installs Debian's fonts-wqy-microhei (`make fonts`).
@@ -158,10 +163,25 @@ def _instant(iso: str) -> datetime:
     return datetime.strptime(iso, ISO).replace(tzinfo=timezone.utc)
 
 
-def render_run(summary: dict, profile: dict) -> str:
-    """The page of one run from its run_summary.json and profile.json, as parsed JSON."""
+def render_run(summary: RunSummary, profile: dict) -> str:
+    """The page of one run from its run summary and profile.json, as parsed JSON."""
     top_sessions = [{**s, "session_start": _instant(s["session_start"]), "session_end": _instant(s["session_end"])}
-                    for s in summary["top_sessions"]]
-    histogram = [(length, sessions) for length, sessions in summary["session_length_histogram"]]
-    return render(profile, histogram, summary["top_tracks"], top_sessions, summary["input"],
-                  _instant(summary["run_at"]))
+                    for s in summary.top_sessions]
+    histogram = [(length, sessions) for length, sessions in summary.session_length_histogram]
+    return render(profile, histogram, summary.top_tracks, top_sessions, summary.input, _instant(summary.run_at))
+
+
+def draw_report(summary: RunSummary, profile: dict) -> str | None:
+    """report.html's page, drawn from what run_summary.json and profile.json hold; None, with the
+    reason logged, where the driver has no matplotlib."""
+    try:
+        return render_run(summary, profile)
+    except ModuleNotFoundError as missing:
+        if missing.name != "matplotlib":
+            raise
+        log.warning("%s", REPORT_SKIPPED)
+        return None
+
+
+REPORT_SKIPPED = ("report.html not drawn: matplotlib is not installed on the driver; every other file is written, "
+                  "and `python scripts/render_report.py <folder of run_summary.json and profile.json>` draws it later")

@@ -34,6 +34,9 @@ class TableVersion:
 # Delta's optimistic concurrency: another writer committed a change this commit conflicts with.
 # Every such error of the JVM is one of this class (io.delta.exceptions' are its subclasses).
 CONFLICT_CLASS = "org.apache.spark.sql.delta.DeltaConcurrentModificationException"
+# A row that breaks a CHECK constraint (or a NOT NULL column); delta.exceptions has no type for it
+# on every line, so it is known by the JVM class it carries, raised itself or as a cause.
+INVARIANT_CLASS = "org.apache.spark.sql.delta.schema.DeltaInvariantViolationException"
 
 
 def commit_conflict(error: Exception) -> str | None:
@@ -46,6 +49,16 @@ def commit_conflict(error: Exception) -> str | None:
     if isinstance(java, JavaObject) and is_instance_of(SparkContext._gateway, java, CONFLICT_CLASS):
         return java.getClass().getSimpleName()
     return None
+
+
+def constraint_violated(error: Exception) -> bool:
+    """Whether `error` is, or was caused by, a violated Delta CHECK constraint (INVARIANT_CLASS)."""
+    java = getattr(error, "_origin", None) or getattr(error, "java_exception", None)
+    while isinstance(java, JavaObject):
+        if is_instance_of(SparkContext._gateway, java, INVARIANT_CLASS):
+            return True
+        java = java.getCause()
+    return False
 
 
 def write_table(rows: DataFrame, uri: str, note: str | None = None,
@@ -115,7 +128,7 @@ def committing(uri: str):
         if conflict:
             raise ConcurrentRunError(f"{uri}: another run changed this table at the same time ({conflict}); "
                                      "this run stopped, and the tables are the other run's: run it again") from None
-        if "DeltaInvariantViolationException" not in str(error):
+        if not constraint_violated(error):
             raise
         raise DataQualityError(f"{uri}: {constraint_violation(str(error))}") from None
 

@@ -1,0 +1,102 @@
+"""The sessions stage of a run: the `sessions` table the run answers from, built, updated or
+reused, and the last answer, kept where it still stands.
+
+`sessions` holds the plays of the batches up to some N under some rules (what the runs table
+says, bookkeeping.py): reused as it is when that is this run's batch; in an incremental run,
+updated for the users with plays in the batches since (a MERGE of the sessions
+question/session_update.py recomputes); else built anew from all plays. When the top sessions
+after an update are those the last answering run wrote, its top tracks are this run's answer
+(`kept_answer`), with no play read.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lastfm import bookkeeping, tables
+from lastfm.bookkeeping import RunRecord
+from lastfm.config import JobConfig
+from lastfm.ingest import Ingested
+from lastfm.question import sessions as sessions_module
+from lastfm.question.session_update import recomputed_sessions, replaced_sessions, session_bounds
+from lastfm.question.sessions import build_sessions
+from lastfm.schemas import BATCH, SESSION_START
+from lastfm.storage.reading import latest_commit, read_table
+from lastfm.storage.writing import replace_rows, write_table
+
+log = logging.getLogger(__name__)
+
+
+def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: Ingested, runs: list[dict],
+                             run: RunRecord):
+    """The `sessions` of the plays the run answers from: (the sessions, reused, the state they were
+    reused or updated from: (batch, rules), or None when built anew).
+
+    Reused when the runs say they hold the plays of this batch under these rules; in an
+    incremental run whose sessions hold an earlier batch under these rules, updated for the users
+    with plays in the batches since (question/session_update.py); else built from all plays, after
+    a `rebuilding` row (bookkeeping.py). An --as-of-version run builds them in memory and writes no
+    table."""
+    gap, path = config.session_gap_seconds, config.table_path
+    plays = read_table(spark, path("plays"), ingested.plays.version if config.as_of_version is not None else None)
+    if config.as_of_version is not None:
+        return plays.transform(build_sessions(gap)).cache(), False, None
+    rules = sessions_module.rules(gap)
+    state = bookkeeping.sessions_state(runs) if DeltaTable.isDeltaTable(spark, path("sessions")) else None
+    if state == (ingested.batch, rules) and not ingested.rebuilt:
+        run.sessions_batch, run.sessions_rules = state
+        return read_table(spark, path("sessions")), True, state
+    if (config.incremental and state is not None and state[1] == rules and state[0] < ingested.batch
+            and not ingested.rebuilt):
+        sessions = read_table(spark, path("sessions"))
+        bounds = session_bounds(sessions, plays.where(F.col(BATCH) > state[0]), gap)
+        if not bounds:  # the batches since added no valid play
+            run.sessions_batch, run.sessions_rules = ingested.batch, rules
+            return sessions, True, state
+        log.info("updating the sessions of %d users with the plays of batches %d-%d", len(bounds), state[0] + 1,
+                 ingested.batch)
+        replaced, condition = replaced_sessions(spark, bounds)
+        # cached: the MERGE reads its source twice (to find the rows it replaces, then to write)
+        # the held plays the repeats check looked up, where they are those of the new plays' seconds
+        held = ingested.held if state[0] == ingested.batch - 1 else None
+        recomputed = recomputed_sessions(plays, sessions, bounds, gap, state[0], held).cache()
+        try:
+            written = replace_rows(path("sessions"), recomputed, replaced, condition)
+        finally:
+            recomputed.unpersist()
+        updated_from = state
+    else:
+        bookkeeping.mark_rebuilding(spark, config, run)
+        # in time order, so that an update's MERGE reads only the files of its late sessions
+        built = plays.transform(build_sessions(gap)).repartitionByRange(SESSION_START)
+        written = write_table(built, path("sessions"), constraints=tables.SESSIONS.constraints,
+                              properties=tables.SESSIONS.properties)
+        updated_from = None
+    run.written["sessions"] = written.version
+    run.sessions_batch, run.sessions_rules = ingested.batch, rules
+    return read_table(spark, path("sessions")), False, updated_from
+
+
+def kept_answer(spark: SparkSession, config: JobConfig, runs: list[dict], sessions_from: tuple[int, str] | None,
+                longest: DataFrame) -> DataFrame | None:
+    """The top tracks of the run that answered last, where they are this run's answer without a play
+    read: that run passed its checks on the same question from the sessions this run's were updated
+    from (bookkeeping.answer_to_keep), the tables still hold its top sessions and tracks (called
+    before this run writes them), and its top sessions are `longest`, row for row. Exact: the plays
+    since were appended only (else the sessions are built anew), and a session's plays are its
+    user's from its start to its end, so the same sessions with the same counts hold the same
+    plays. None otherwise."""
+    row = bookkeeping.answer_to_keep(runs, config, sessions_from) if sessions_from is not None else None
+    versions = {name: row["table_versions"].get(name) for name in ("top_sessions", "top_tracks")} if row else {}
+    if not versions or any((latest_commit(spark, config.table_path(name)) or {}).get("version") != version
+                           for name, version in versions.items()):
+        return None
+    before = read_table(spark, config.table_path("top_sessions"), versions["top_sessions"]).select(*longest.columns)
+    if sorted(before.collect()) != sorted(longest.collect()):
+        return None
+    tracks = read_table(spark, config.table_path("top_tracks"), versions["top_tracks"])
+    return spark.createDataFrame(tracks.collect(), tracks.schema)  # held: this run writes the table anew
