@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from lastfm.commands.top_tracks import parse_args
+from lastfm.commands.top_tracks import main, parse_args
 from lastfm.config import JobConfig
 from lastfm.errors import UsageError
 from lastfm.schemas import PLAYS
@@ -54,6 +54,20 @@ def submit(*args, conf=(), env=None):
         [str(bin_dir / "spark-submit"), *spark_conf, "jobs/top_tracks.py", *args],
         cwd=REPO, env=environment, capture_output=True, text=True, timeout=600,
     )
+
+
+@pytest.fixture
+def in_process(spark, capsys, monkeypatch):
+    """The job's command line (`main`) in this test's JVM: the same parser, errors and exit codes as
+    spark-submit without its start-up, as (exit code, stderr), for what does not need a new process."""
+    monkeypatch.setattr(spark, "stop", lambda: None)  # the test's session outlives the run
+
+    def call(*args):
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+    return call
 
 
 def job_args(input_path, out_dir):
@@ -142,26 +156,27 @@ def test_folder_of_crlf_files_across_daylight_saving_under_a_non_utc_time_zone(t
 
 
 @pytest.mark.slow
-def test_unusable_inputs_exit_2_with_one_line(tmp_path):
+def test_unusable_inputs_exit_2_with_one_line(tmp_path, in_process):
+    # through spark-submit once (the process's exit code and stderr), the other cases in process
     (tmp_path / "top.tsv").write_text("earlier good answer\n")
     missing = submit(*job_args(tmp_path / "nope.tsv", tmp_path))
     assert_one_line_error(missing, 2, "input not found", "nope.tsv")
 
     empty = tmp_path / "empty.tsv"
     empty.write_text("")
-    assert_one_line_error(submit(*job_args(empty, tmp_path)), 2, "input is empty", "empty.tsv")
+    assert_one_line_error(in_process(*job_args(empty, tmp_path)), 2, "input is empty", "empty.tsv")
 
     garbage = tmp_path / "garbage.tsv"
     garbage.write_text("not\ta play\nnor\tthis\n")
-    assert_one_line_error(submit(*job_args(garbage, tmp_path)), 2, "no valid rows", "garbage.tsv")
+    assert_one_line_error(in_process(*job_args(garbage, tmp_path)), 2, "no valid rows", "garbage.tsv")
     assert (tmp_path / "top.tsv").read_text() == "earlier good answer\n"
 
-    bad_usage = submit("--input", str(garbage), "--output", "o.tsv")
+    bad_usage = in_process("--input", str(garbage), "--output", "o.tsv")
     assert_one_line_error(bad_usage, 2, "--warehouse")
 
 
 @pytest.mark.slow
-def test_too_many_rejects_exit_3_and_keep_the_earlier_deliverable(tmp_path):
+def test_too_many_rejects_exit_3_and_keep_the_earlier_deliverable(tmp_path, in_process):
     output = tmp_path / "top.tsv"
     output.write_text("earlier good answer\n")
     source = tmp_path / "dirty.tsv"
@@ -172,8 +187,8 @@ def test_too_many_rejects_exit_3_and_keep_the_earlier_deliverable(tmp_path):
     assert_one_line_error(result, 3, "1 of 100 lines rejected", "--max-reject-fraction 0.001", "dirty.tsv")
     assert output.read_text() == "earlier good answer\n"
 
-    # --warn-only: the same threshold is logged, listed in the run summary, and the run goes on
-    warned = submit(*job_args(source, tmp_path), "--max-reject-fraction", "0.001", "--warn-only")
+    # --warn-only (in process): the same threshold is logged, listed in the run summary, and the run goes on
+    warned = in_process(*job_args(source, tmp_path), "--max-reject-fraction", "0.001", "--warn-only")
     assert warned.returncode == 0, warned.stderr[-3000:]
     assert output.read_text() == "artist_name\ttrack_name\tplay_count\nCake\tJolene\t99\n"
     (warning,) = json.loads((tmp_path / "run_summary.json").read_text())["expectation_warnings"]

@@ -106,7 +106,7 @@ def test_the_known_answer_is_checked_on_the_real_file_recognised_by_lines_and_md
     monkeypatch.setattr(quality, "REAL_FILE_LINES", 6)
     monkeypatch.setattr(quality, "REAL_FILE_MD5", sidecar_md5)
     monkeypatch.setattr(quality, "KNOWN_ANSWER", (("Cake", "Jolene", 4), ("Abba", "SOS", 2)))
-    assert run(spark, config)["known_answer"] == {"checked": True, "matches": True, "differences": []}
+    assert run(spark, config).known_answer == {"checked": True, "matches": True, "differences": []}
 
     monkeypatch.setattr(quality, "KNOWN_ANSWER", (("Cake", "Jolene", 5), ("Abba", "SOS", 2)))
     with pytest.raises(DataQualityError, match=r"^output expectations failed: not the published answer for the real "
@@ -121,7 +121,7 @@ def test_names_with_bytes_that_are_not_utf8_are_counted_in_the_profile_and_summa
     source.write_bytes("\n".join(LINES).encode("utf-8") + b"\nu3\t2009-01-03T10:00:00Z\t\tBj\xf6rk\t\tJ\xf3ga\n"
                        + b"u3\t2009-01-03T10:01:00Z\t\tBj\xf6rk\t\tHyperballad\n")
     summary = run(spark, JobConfig(str(source), str(tmp_path / "out" / "top.tsv"), str(tmp_path / "wh")))
-    assert summary["rows_with_replacement_character"] == 2 and summary["rows_read"] == 8
+    assert summary.rows_with_replacement_character == 2 and summary.rows_read == 8
     assert json.loads((tmp_path / "out" / "profile.json").read_text())["rows"]["with_replacement_character"] == 2
-    assert [w for w in summary["expectation_warnings"] if "not UTF-8" in w] == [
+    assert [w for w in summary.expectation_warnings if "not UTF-8" in w] == [
         "2 input lines held bytes that are not UTF-8, read as U+FFFD (rows.with_replacement_character in the profile)"]
