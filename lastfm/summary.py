@@ -27,9 +27,10 @@ ISO = "%Y-%m-%dT%H:%M:%SZ"  # the summary's instants: UTC, to the second
 UNSET_IF_EMPTY = ("report_skipped", "nothing_new")  # keys the file holds only when they say something
 
 
-@dataclass(kw_only=True)
+@dataclass  # not kw_only (Python 3.10+): the package runs on a cluster's Python 3.9 too
 class RunSummary:
-    """run_summary.json, one field per key (counts, timings, table versions, output)."""
+    """run_summary.json, one field per key (counts, timings, table versions, output); built by
+    keyword (`of_run`, `from_json`)."""
 
     run_at: str
     run_id: str
