@@ -39,10 +39,6 @@ def spark():
         # same load, measured); the job through spark-submit (test_job, test_cluster) keeps it on
         .config("spark.sql.codegen.wholeStage", "false")
         .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
-        # adaptive execution re-plans each shuffle's stage once its input is known: on frames this
-        # small that is a third more Spark jobs for nothing to adapt to (a 4,000-line daily run:
-        # 168 jobs -> 111, 21 s -> 17 s, measured); the job through spark-submit keeps it on
-        .config("spark.sql.adaptive.enabled", "false")
         .getOrCreate()
     )
     yield session
