@@ -350,8 +350,7 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
         if valid:
             files = -(-(expected + (old.count() if kept else 0)) // PLAYS_FILE_ROWS)
             out = out.repartitionByRange(max(files, 1), schemas.TS)
-        version = write_table(out, uri, constraints=table.constraints,
-                              properties=table.properties,
+        version = write_table(out, uri, constraints=table.constraints, properties=table.properties,
                               replace_where=condition if exists else None)
         if not kept and version.rows != expected:
             raise RuntimeError(f"batch {batch} wrote {version.rows} rows to {uri}, its files hold {expected}")
@@ -364,8 +363,8 @@ def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: 
         lines = (lines_of(spark, refused) if refused
                  else spark.createDataFrame([], f"value string, {SOURCE_FILE} string"))
         quarantine = lines.select(F.col("value").alias(LINE), SOURCE_FILE, stamp[BATCH].alias(BATCH))
-        versions[tables.QUARANTINE.name] = write_table(quarantine, uri,
-                                                 replace_where=f"{BATCH} >= {batch}" if exists else None).version
+        replace_where = f"{BATCH} >= {batch}" if exists else None
+        versions[tables.QUARANTINE.name] = write_table(quarantine, uri, replace_where=replace_where).version
     return added, versions
 
 

@@ -98,7 +98,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
         write = table_writer(background, config, save)
         with clock.stage("sessions"):
             sessions, sessions_reused, sessions_from = sessions_stage.build_or_update_sessions(
-                spark, config, ingested, runs, record)
+                spark, config, ingested, plays, runs, record)
             if ingested.held is not None:
                 ingested.held.unpersist()
         with clock.stage("check_input"):

@@ -31,10 +31,10 @@ from lastfm.storage.writing import replace_rows, write_table
 log = logging.getLogger(__name__)
 
 
-def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: Ingested, runs: list[dict],
-                             run: RunRecord):
-    """The `sessions` of the plays the run answers from: (the sessions, reused, the state they were
-    reused or updated from: (batch, rules), or None when built anew).
+def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: Ingested, plays: DataFrame,
+                             runs: list[dict], run: RunRecord):
+    """The `sessions` of `plays`, the plays the run answers from: (the sessions, reused, the state
+    they were reused or updated from: (batch, rules), or None when built anew).
 
     Reused when the runs say they hold the plays of this batch under these rules; in an
     incremental run whose sessions hold an earlier batch under these rules, updated for the users
@@ -42,7 +42,6 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
     a `rebuilding` row (bookkeeping.py). An --as-of-version run builds them in memory and writes no
     table."""
     gap, path = config.session_gap_seconds, config.table_path
-    plays = read_table(spark, path("plays"), ingested.plays.version if config.as_of_version is not None else None)
     if config.as_of_version is not None:
         return plays.transform(build_sessions(gap)).cache(), False, None
     rules = sessions_module.rules(gap)

@@ -45,20 +45,24 @@ def commit_conflict(error: Exception) -> str | None:
     by the type of the JVM exception it carries (Delta 4.0 converts none)."""
     if isinstance(error, compat.DELTA_CONFLICTS):
         return type(error).__name__
-    java = getattr(error, "_origin", None) or getattr(error, "java_exception", None)
-    if isinstance(java, JavaObject) and is_instance_of(SparkContext._gateway, java, CONFLICT_CLASS):
-        return java.getClass().getSimpleName()
-    return None
+    java = carried(error, CONFLICT_CLASS)
+    return java.getClass().getSimpleName() if java is not None else None
 
 
 def constraint_violated(error: Exception) -> bool:
     """Whether `error` is, or was caused by, a violated Delta CHECK constraint (INVARIANT_CLASS)."""
+    return carried(error, INVARIANT_CLASS) is not None
+
+
+def carried(error: Exception, java_class: str) -> JavaObject | None:
+    """The JVM exception of class `java_class` (or a subclass) that `error` carries, itself or as
+    one of its causes; None when there is none (or `error` carries no JVM exception)."""
     java = getattr(error, "_origin", None) or getattr(error, "java_exception", None)
     while isinstance(java, JavaObject):
-        if is_instance_of(SparkContext._gateway, java, INVARIANT_CLASS):
-            return True
+        if is_instance_of(SparkContext._gateway, java, java_class):
+            return java
         java = java.getCause()
-    return False
+    return None
 
 
 def write_table(rows: DataFrame, uri: str, note: str | None = None,
