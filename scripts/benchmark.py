@@ -140,9 +140,11 @@ def bench_size(rows: int, args) -> dict:
         result[f"{name}_peak_rss_mb"] = round(max(m.peak_rss_bytes for m in measurements) / 2**20)
     for name, items in summaries.items():
         result[f"{name}_stage_median_s"] = benchmark.median_stage_seconds(items)
-    results = data / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / f"{rows}.json").write_text(json.dumps(result, indent=2) + "\n")
+    # the same file holds this size's daily figures (bench_daily): kept, this run's keys replaced
+    results = data / "results" / f"{rows}.json"
+    kept = json.loads(results.read_text()) if results.exists() else {}
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({**kept, **result}, indent=2) + "\n")
     return result
 
 
