@@ -140,11 +140,7 @@ def bench_size(rows: int, args) -> dict:
         result[f"{name}_peak_rss_mb"] = round(max(m.peak_rss_bytes for m in measurements) / 2**20)
     for name, items in summaries.items():
         result[f"{name}_stage_median_s"] = benchmark.median_stage_seconds(items)
-    # the same file holds this size's daily figures (bench_daily): kept, this run's keys replaced
-    results = data / "results" / f"{rows}.json"
-    kept = json.loads(results.read_text()) if results.exists() else {}
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(json.dumps({**kept, **result}, indent=2) + "\n")
+    store_result(data, rows, {**stored_result(data, rows), **result})
     return result
 
 
@@ -226,8 +222,7 @@ def bench_daily(rows: int, args) -> dict:
               + "; bytes written: "
               + ", ".join(f"{k} {sum(v[-1].values()) / 1e6:.2f} MB" for k, v in written.items() if v),
               flush=True)
-    results = data / "results" / f"{rows}.json"
-    result = json.loads(results.read_text()) if results.exists() else {"rows": rows, "runs": args.runs}
+    result = stored_result(data, rows) or {"rows": rows, "runs": args.runs}
     for key, value in (("input_bytes", (landings["4x"] / "history.tsv").stat().st_size + day_file.stat().st_size),
                        ("driver_memory", args.driver_memory), ("cores", os.cpu_count())):
         result.setdefault(key, value)
@@ -242,9 +237,21 @@ def bench_daily(rows: int, args) -> dict:
             result[f"{name}_bytes_median"] = statistics.median(sum(w.values()) for w in written[name])
             result[f"{name}_bytes_by_table"] = written[name][-1]
     result["job_increment_stage_median_s"] = benchmark.median_stage_seconds(summaries)
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(json.dumps(result, indent=2) + "\n")
+    store_result(data, rows, result)
     return result
+
+
+# One results file per size holds both benches' figures: each bench replaces its own keys only.
+def stored_result(data: Path, rows: int) -> dict:
+    """What data/bench/results/<rows>.json holds ({} before any bench of that size)."""
+    path = data / "results" / f"{rows}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def store_result(data: Path, rows: int, result: dict) -> None:
+    path = data / "results" / f"{rows}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def same_as_cold(increment: Path, cold: Path) -> str | None:
