@@ -17,7 +17,8 @@ rows, never from a table's commit history, a run learns:
   that a retry never turns the alert into a silent success; later runs list the refused files
   in their summary and row and exit 0;
 - whether the input is alive (`freshness`): a run with no new file warns, and fails after
-  --max-days-without-new-files days without one.
+  --max-days-without-new-files days without one; that warning, the files skipped and the files
+  still refused are the run's admission warnings (`admission_warnings`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -37,6 +39,9 @@ from lastfm.question import sessions
 from lastfm.storage.reading import path_exists, read_table
 from lastfm.storage.writing import write_table
 from lastfm.summary import RunSummary
+
+if TYPE_CHECKING:
+    from lastfm.ingest import Ingested
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +140,24 @@ def written_summary(spark: SparkSession, config: JobConfig) -> RunSummary | None
     return RunSummary.from_json(json.loads(spark.read.text(path, wholetext=True).first()[0]))
 
 
-def unchanged_result(spark: SparkSession, config: JobConfig, batch: int, runs: list[dict]) -> RunSummary | None:
-    """The run summary beside the output, when the run that wrote it asked the same question,
-    answered from `batch`, and finished (its row says so), and `sessions` holds that batch under this
-    run's rules: nothing to redo. None otherwise."""
-    if not path_exists(spark, config.output):
+def unchanged_result(spark: SparkSession, config: JobConfig, ingested: Ingested, runs: list[dict],
+                     run: RunRecord) -> RunSummary | None:
+    """The run summary beside the output, when an incremental run found nothing new and the run that
+    wrote that summary asked the same question, answered from this batch and finished (its row says
+    so), and `sessions` holds that batch under this run's rules: nothing to redo (`run` is told what
+    `sessions` holds). None otherwise."""
+    if not config.incremental or ingested.landed or ingested.rebuilt or not path_exists(spark, config.output):
         return None
     summary = written_summary(spark, config)
-    if summary is None or question(summary.config or {}) != question(asdict(config)) or summary.batch != batch:
+    if summary is None or question(summary.config or {}) != question(asdict(config)) or summary.batch != ingested.batch:
         return None
     finished = any(r["run_id"] == summary.run_id and r["status"] in (SUCCEEDED, QUARANTINED) for r in runs)
-    in_place = sessions_state(runs) == (batch, sessions.rules(config.session_gap_seconds))
-    return summary if finished and in_place else None
+    state = sessions_state(runs)
+    if not finished or state != (ingested.batch, sessions.rules(config.session_gap_seconds)):
+        return None
+    log.info("nothing new in %s since the last run: tables and %s unchanged", config.input, config.output)
+    run.sessions_batch, run.sessions_rules = state
+    return summary
 
 
 def refuse_replay_over_daily_output(spark: SparkSession, config: JobConfig) -> None:
@@ -172,6 +183,19 @@ def answer_to_keep(runs: list[dict], config: JobConfig, sessions_from: tuple[int
     same = all(options.get(name) == getattr(config, name) for name in ("top_sessions", "top_tracks"))
     return last if same and not options.get("warn_only") \
         and (last["sessions_batch"], last["sessions_rules"]) == sessions_from else None
+
+
+def admission_warnings(config: JobConfig, ingested: Ingested) -> list[str]:
+    """The files skipped, the input gone quiet (`freshness`), the files still refused: logged."""
+    warnings = [f"input file {p} skipped: {r}" for p, r in ingested.duplicates.items()]
+    if config.incremental and not ingested.landed:
+        warnings.append(freshness(ingested.record.first_seen, datetime.now(timezone.utc), config))
+    if ingested.unresolved:
+        warnings.append(f"{len(ingested.unresolved)} input file(s) refused and not re-admitted: "
+                        f"{', '.join(ingested.unresolved)} (see {config.table_path('files')})")
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
 
 
 def quarantine_alert(quarantined: dict[str, str], ingested_new: bool, runs: list[dict],

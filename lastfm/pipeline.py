@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -30,24 +28,7 @@ from lastfm.quality import checks, profiling, report
 from lastfm.question.rankings import plays_in_sessions, top_sessions, top_tracks
 from lastfm.storage.reading import latest_commit, read_table
 from lastfm.storage.writing import remove_stale_staging, write_single_tsv, write_table, write_text
-from lastfm.summary import RunSummary, ranked_rows, top_session_rows
-
-log = logging.getLogger(__name__)
-
-
-class Stopwatch:
-    """Wall time per named stage, in the order the stages ran."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str):
-        start = time.perf_counter()
-        log.info("stage %s ...", name)
-        yield
-        self.seconds[name] = round(time.perf_counter() - start, 3)
-        log.info("stage %s done in %.1f s", name, self.seconds[name])
+from lastfm.summary import RunSummary, Stopwatch, ranked_rows, top_session_rows
 
 
 def run(spark: SparkSession, config: JobConfig) -> RunSummary:
@@ -85,9 +66,9 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
     # Read
     with clock.stage("parse"):
         ingested = parse(spark, config, record)
-    warnings = admission_warnings(config, ingested)
+    warnings = bookkeeping.admission_warnings(config, ingested)
     alert = bookkeeping.quarantine_alert(ingested.quarantined, ingested.landed, runs, config)
-    previous = unchanged(spark, config, ingested, runs, record)
+    previous = bookkeeping.unchanged_result(spark, config, ingested, runs, record)
     if previous is not None:
         return replace(previous, nothing_new=True, stage_seconds=clock.seconds, expectation_warnings=warnings,
                        quarantine_unresolved=ingested.unresolved), alert
@@ -140,32 +121,6 @@ def parse(spark: SparkSession, config: JobConfig, record: RunRecord) -> Ingested
         ingest.ingest(spark, config, record.run_id)
     record.took(ingested)
     return ingested
-
-
-def admission_warnings(config: JobConfig, ingested: Ingested) -> list[str]:
-    """The files skipped, the input gone quiet (bookkeeping.freshness), the files still refused: logged."""
-    warnings = [f"input file {p} skipped: {r}" for p, r in ingested.duplicates.items()]
-    if config.incremental and not ingested.landed:
-        warnings.append(bookkeeping.freshness(ingested.record.first_seen, datetime.now(timezone.utc), config))
-    if ingested.unresolved:
-        warnings.append(f"{len(ingested.unresolved)} input file(s) refused and not re-admitted: "
-                        f"{', '.join(ingested.unresolved)} (see {config.table_path('files')})")
-    for warning in warnings:
-        log.warning("%s", warning)
-    return warnings
-
-
-def unchanged(spark: SparkSession, config: JobConfig, ingested: Ingested, runs: list[dict],
-              record: RunRecord) -> RunSummary | None:
-    """The last run's summary, when nothing is new and that run left everything in place: nothing to redo."""
-    if not config.incremental or ingested.landed or ingested.rebuilt:
-        return None
-    previous = bookkeeping.unchanged_result(spark, config, ingested.batch, runs)
-    if previous is None:
-        return None
-    log.info("nothing new in %s since the last run: tables and %s unchanged", config.input, config.output)
-    record.sessions_batch, record.sessions_rules = bookkeeping.sessions_state(runs)
-    return previous
 
 
 def table_writer(background: ThreadPoolExecutor, config: JobConfig, save: bool):

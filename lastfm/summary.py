@@ -4,12 +4,16 @@ run_summary.json is a file format: operators, the Airflow DAGs (scripts/airflow)
 (quality/report.py, scripts/render_report.py) and the next runs (bookkeeping.py) read it. Its keys
 are the fields of `RunSummary`, in their order, and nowhere else; `to_json` writes them and
 `from_json` reads them back. Also here: the summary's rows of the top tracks and sessions, the
-deliverable's text (for its checksum), and the lines a person reads at the end of a run.
+deliverable's text (for its checksum), the lines a person reads at the end of a run, and the
+stopwatch that times its stages.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
+from contextlib import contextmanager
 from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -23,8 +27,25 @@ from lastfm.schemas import OUTPUT_COLUMNS, RANK, SESSION_END, SESSION_START
 if TYPE_CHECKING:
     from lastfm.ingest import Ingested
 
+log = logging.getLogger(__name__)
+
 ISO = "%Y-%m-%dT%H:%M:%SZ"  # the summary's instants: UTC, to the second
 UNSET_IF_EMPTY = ("report_skipped", "nothing_new")  # keys the file holds only when they say something
+
+
+class Stopwatch:
+    """Wall time per named stage, in the order the stages ran."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        log.info("stage %s ...", name)
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        log.info("stage %s done in %.1f s", name, self.seconds[name])
 
 
 @dataclass  # not kw_only (Python 3.10+): the package runs on a cluster's Python 3.9 too
