@@ -14,8 +14,10 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -26,7 +28,7 @@ from lastfm.errors import DataQualityError
 from lastfm.ingest import Ingested
 from lastfm.quality import checks, profiling, report
 from lastfm.question.rankings import plays_in_sessions, top_sessions, top_tracks
-from lastfm.storage.reading import latest_commit, read_table
+from lastfm.storage.reading import cached, latest_commit, read_table
 from lastfm.storage.writing import remove_stale_staging, write_single_tsv, write_table, write_text
 from lastfm.summary import RunSummary, Stopwatch, ranked_rows, top_session_rows
 
@@ -54,10 +56,11 @@ def run(spark: SparkSession, config: JobConfig) -> RunSummary:
 def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[RunSummary, str | None]:
     """The run itself (see `run`): (its summary, the line it exits 3 with, or None).
 
-    Each stage's result is computed once: the small ones (the top sessions, the top tracks) are
-    cached and feed their table, the checks, the summary and the deliverable alike. The Delta
-    writes of the small tables, which nothing later reads, and the drawing of the report run in
-    the background beside the next stages; all finish before any file is written.
+    Each stage's result is computed once: `sessions` and the small results (the top sessions, the
+    top tracks) are cached until the run ends, and feed their table, the checks, the profile, the
+    summary and the deliverable alike. The Delta writes of the small tables, which nothing later
+    reads, and the drawing of the report run in the background beside the next stages; all finish
+    before any file is written.
     """
     # Arguments
     started, clock, save = time.time(), Stopwatch(), config.as_of_version is None  # as-of: the deliverable only
@@ -75,25 +78,26 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
     warnings += checks.check_parse(ingested.profile["rows"], config)
     plays = read_table(spark, config.table_path("plays"), None if save else ingested.plays.version)
     # Transform, and write the small tables in the background
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="background") as background:
-        write = table_writer(background, config, save)
+    with ExitStack() as held, ThreadPoolExecutor(max_workers=4, thread_name_prefix="background") as background:
+        write, cache = table_writer(background, config, save), partial(cached, held=held)
         with clock.stage("sessions"):
             sessions, sessions_reused, sessions_from = sessions_stage.build_or_update_sessions(
                 spark, config, ingested, plays, runs, record)
+            sessions = cache(sessions)  # read by four stages
             if ingested.held is not None:
                 ingested.held.unpersist()
         with clock.stage("check_input"):
             profile = {**ingested.profile, **profiling.user_profile(sessions)}
             warnings += checks.check_input(plays, profile, config)
         with clock.stage("top_sessions"):
-            longest = sessions.transform(top_sessions(config.top_sessions)).cache()
+            longest = cache(sessions.transform(top_sessions(config.top_sessions)))
             top_session_list = top_session_rows(longest)
             # before this run's tables are written
             kept = sessions_stage.kept_answer(spark, config, runs, sessions_from, longest)
             writes = {"top_sessions": write("top_sessions", longest)}
         with clock.stage("top_tracks"):
-            top = (kept if kept is not None else
-                   plays.transform(plays_in_sessions(longest)).transform(top_tracks(config.top_tracks))).cache()
+            top = cache(kept if kept is not None else
+                        plays.transform(plays_in_sessions(longest)).transform(top_tracks(config.top_tracks)))
             top_rows = ranked_rows(top)
             writes["top_tracks"] = write("top_tracks", top)
         with clock.stage("check_output"):
@@ -109,9 +113,9 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
                 top_session_list=top_session_list, histogram=profiling.session_length_histogram(sessions),
                 warnings=warnings, known_answer=known_answer)
             page = finish_in_background(spark, config, background, summary, profile, writes, ingested, record)
-    # Write
-    with clock.stage("deliverable"):
-        write_files(spark, config, profile, page, summary, top)
+        # Write
+        with clock.stage("deliverable"):
+            write_files(spark, config, profile, page, summary, top)
     return summary, alert
 
 

@@ -39,11 +39,11 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
     Reused when the runs say they hold the plays of this batch under these rules; in an
     incremental run whose sessions hold an earlier batch under these rules, updated for the users
     with plays in the batches since (question/session_update.py); else built from all plays, after
-    a `rebuilding` row (bookkeeping.py). An --as-of-version run builds them in memory and writes no
-    table."""
+    a `rebuilding` row (bookkeeping.py). An --as-of-version run computes them and writes no table
+    (the run caches them)."""
     gap, path = config.session_gap_seconds, config.table_path
     if config.as_of_version is not None:
-        return plays.transform(build_sessions(gap)).cache(), False, None
+        return plays.transform(build_sessions(gap)), False, None
     rules = sessions_module.rules(gap)
     state = bookkeeping.sessions_state(runs) if DeltaTable.isDeltaTable(spark, path("sessions")) else None
     if state == (ingested.batch, rules) and not ingested.rebuilt:

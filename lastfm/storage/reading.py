@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from contextlib import ExitStack
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -64,6 +65,13 @@ def read_lines(spark: SparkSession, uri: str | list[str]) -> DataFrame:
     """The raw input (a file or folder, or a list of files) as one string column `value` per line
     (LF, CRLF or CR line ends)."""
     return spark.read.option("recursiveFileLookup", "true").text(uri)
+
+
+def cached(frame: DataFrame, held: ExitStack) -> DataFrame:
+    """`frame` cached (memory, spilling to disk) until `held` closes: a long-lived process (the
+    tests, a notebook) runs many jobs in one session."""
+    held.callback(frame.unpersist)
+    return frame.cache()
 
 
 def read_table(spark: SparkSession, uri: str, version: int | None = None) -> DataFrame:
