@@ -1,10 +1,12 @@
-"""Input listing: exactly the files Spark reads; a Delta table's latest commit."""
+"""Input listing: exactly the files Spark reads; a Delta table's latest commit; a run's cached frames."""
+
+from contextlib import ExitStack
 
 import pytest
 from delta.tables import DeltaTable
 
 from lastfm.errors import UsageError
-from lastfm.storage.reading import input_files, latest_commit, read_lines
+from lastfm.storage.reading import cached, input_files, latest_commit, read_lines
 
 
 def test_input_files_are_the_files_spark_reads(spark, tmp_path):
@@ -50,3 +52,11 @@ def test_the_latest_commit_is_what_deltas_history_says(spark, tmp_path):
         (log / f"{old:020d}.json").unlink()
     spark.range(2).write.format("delta").mode("append").save(uri)
     assert latest_commit(spark, uri) == deltas_own() == {"version": 3, "userMetadata": None, "rows": 2}
+
+
+def test_a_cached_frame_is_released_when_its_run_ends_even_by_an_error(spark):
+    with pytest.raises(OSError), ExitStack() as held:
+        frame = cached(spark.range(5), held)
+        assert frame.is_cached and frame.count() == 5
+        raise OSError("a stage failed")
+    assert not frame.is_cached
