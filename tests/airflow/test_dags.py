@@ -29,7 +29,7 @@ DAG_IDS = ("lastfm_daily_local", "lastfm_daily_emr_serverless", "lastfm_daily_da
 MAINTENANCE_IDS = {daily: daily.replace("_daily_", "_maintenance_") for daily in DAG_IDS}
 POOL = "lastfm_warehouse"
 # the job's JVMs compile with C1 only, as in the rest of the suite (tests/conftest.py says why)
-os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1")
+os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m")
 
 
 def job_python(code: str, *args: str) -> str:
