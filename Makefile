@@ -91,7 +91,8 @@ $(BENCH_STAMP): setup.py | $(SETUP_STAMP)
 bench: $(SETUP_STAMP) $(BENCH_STAMP) ## the job vs DuckDB on 19.15M generated rows (BENCH_ARGS="--rows 1000000 5000000 --plot")
 	$(PYTHON) scripts/benchmark.py $(BENCH_ARGS)
 
-# Two workers (pytest-xdist), the tests dealt out one by one, those sharing a cluster kept together.
+# Two workers (pytest-xdist), the tests dealt out one by one, those sharing a cluster or a built
+# warehouse (xdist_group) kept together.
 test: $(SETUP_STAMP) fonts browser ## the whole suite, slow tests included, on two workers
 	$(PYTHON) -m pytest -n 2 --dist loadgroup
 

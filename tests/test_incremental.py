@@ -176,6 +176,7 @@ def day_two(spark, tmp_path_factory):
 
 
 @pytest.mark.e2e
+@pytest.mark.xdist_group("day_two")  # one worker builds `day_two` for all six (make test's two workers built it twice)
 @pytest.mark.parametrize("dies_at", ["claim", "plays", "rejects", "outcome", "sessions", "deliverable"])
 def test_a_run_that_dies_anywhere_is_finished_by_the_next(spark, day_two, monkeypatch, dies_at):
     root, incremental, reference = day_two
