@@ -28,6 +28,7 @@ setup(
             "duckdb>=1.1,<3",
             "deltalake>=0.22,<2",
             "pyarrow>=16",  # deltalake's to_pyarrow_table
+            "pandas>=2.1,<4",  # the README's pandas snippet (tests/test_readme.py)
             # the S3 and EMR tests against moto's server, compose file parsing, Dockerfile lint
             "moto[server]>=5.1,<6",
             "boto3>=1.34,<2",

@@ -3,19 +3,18 @@
 One row per run is appended when it ends, whatever the outcome (tables.RUNS): what it ingested,
 skipped and refused, the batch it answered from, and what `sessions` holds after it. From those
 rows, never from a table's commit history, a run learns:
-- what `sessions` holds (`sessions_state`): the plays of the batches up to N, built by some
-  rules. A run about to build `sessions` anew first appends a `rebuilding` row with no state, so
-  that a run killed halfway leaves "unknown", and the next run builds them anew too;
 - whether there is anything to do at all (`unchanged_result`): nothing new, and the output
   beside its summary is the answer of a finished run to the same question from the same batch;
 - whether an --as-of-version run may write its answer over the output
   (`refuse_replay_over_daily_output`): only over another replay's, unless told to;
 - whether the last answer still stands (`answer_to_keep`): the run that wrote it passed its
   checks on the same question, from the sessions this run's were updated from;
-- whether a person has heard of the files refused (`quarantine_alert`): a run that refuses a file
-  exits 3 naming it, and so does a run after it that ingests nothing new (a retry of that run), so
-  that a retry never turns the alert into a silent success; later runs list the refused files
-  in their summary and row and exit 0;
+- (with the record of files, which says what each batch refused) whether a person has heard of
+  the files refused (`refusals_to_report`, `quarantine_alert`): a run that refuses a file exits 3 naming it, and so
+  does a run after it that ingests nothing new (a retry of that run, even of one killed before
+  its row), so that a retry never turns the alert into a silent success, and the first run
+  after one killed before its row, whatever it ingests; later runs list the refused files in
+  their summary and row and exit 0;
 - whether the input is alive (`freshness`): a run with no new file warns, and fails after
   --max-days-without-new-files days without one; that warning, the files skipped and the files
   still refused are the run's admission warnings (`admission_warnings`).
@@ -42,6 +41,7 @@ from lastfm.summary import RunSummary
 
 if TYPE_CHECKING:
     from lastfm.ingest import Ingested
+    from lastfm.storage.record import Record
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ SUCCEEDED = "succeeded"
 NOTHING_NEW = "nothing_new"
 FAILED = "failed"
 QUARANTINED = "quarantined"  # finished, and refused a file: exit 3
-REBUILDING = "rebuilding"  # a run began to build `sessions` anew (its own row follows when it ends)
+REBUILDING = "rebuilding"  # rows of older versions of the job: a run began to build `sessions` anew
 STATUSES = (SUCCEEDED, NOTHING_NEW, FAILED, QUARANTINED, REBUILDING)
 
 
@@ -64,7 +64,7 @@ class RunRecord:
     added: int = 0  # plays and rejected lines added
     batch: int | None = None  # the batch answered from
     duplicates: list = field(default_factory=list)
-    quarantined: list = field(default_factory=list)  # refused by this run
+    quarantined: list = field(default_factory=list)  # the refused files it reports (refusals_to_report)
     unresolved: list = field(default_factory=list)  # every file still refused
     sessions_batch: int | None = None
     sessions_rules: str | None = None
@@ -103,11 +103,6 @@ def append_run(spark: SparkSession, config: JobConfig, run: RunRecord, status: s
             return
 
 
-def mark_rebuilding(spark: SparkSession, config: JobConfig, run: RunRecord) -> None:
-    """Say, before `sessions` is built anew, that what it holds is about to be unknown."""
-    append_run(spark, config, RunRecord(run.run_id, run.started_at, sessions_rules=""), REBUILDING)
-
-
 def past_runs(spark: SparkSession, config: JobConfig) -> list[dict]:
     """Every row of the `runs` table, newest first ([] when there is none)."""
     uri = config.table_path(tables.RUNS.name)
@@ -115,15 +110,6 @@ def past_runs(spark: SparkSession, config: JobConfig) -> list[dict]:
         return []
     rows = [row.asDict() for row in read_table(spark, uri).collect()]
     return sorted(rows, key=lambda r: (r["ended_at"], r["status"] != REBUILDING), reverse=True)
-
-
-def sessions_state(runs: list[dict]) -> tuple[int, str] | None:
-    """(the batch up to which `sessions` holds the plays, its rules), or None when unknown."""
-    for row in runs:
-        rules = row.get("sessions_rules")
-        if rules is not None:
-            return (row["sessions_batch"], rules) if rules and row.get("sessions_batch") is not None else None
-    return None
 
 
 def question(options: dict) -> dict:
@@ -141,22 +127,22 @@ def written_summary(spark: SparkSession, config: JobConfig) -> RunSummary | None
 
 
 def unchanged_result(spark: SparkSession, config: JobConfig, ingested: Ingested, runs: list[dict],
-                     run: RunRecord) -> RunSummary | None:
+                     run: RunRecord, sessions_held: tuple[int, str] | None) -> RunSummary | None:
     """The run summary beside the output, when an incremental run found nothing new and the run that
     wrote that summary asked the same question, answered from this batch and finished (its row says
-    so), and `sessions` holds that batch under this run's rules: nothing to redo (`run` is told what
-    `sessions` holds). None otherwise."""
+    so), and `sessions` holds that batch under this run's rules (`sessions_held`,
+    sessions_stage.stored_state): nothing to redo (`run` is told what `sessions` holds). None
+    otherwise."""
     if not config.incremental or ingested.landed or ingested.rebuilt or not path_exists(spark, config.output):
         return None
     summary = written_summary(spark, config)
     if summary is None or question(summary.config or {}) != question(asdict(config)) or summary.batch != ingested.batch:
         return None
     finished = any(r["run_id"] == summary.run_id and r["status"] in (SUCCEEDED, QUARANTINED) for r in runs)
-    state = sessions_state(runs)
-    if not finished or state != (ingested.batch, sessions.rules(config.session_gap_seconds)):
+    if not finished or sessions_held != (ingested.batch, sessions.rules(config.session_gap_seconds)):
         return None
     log.info("nothing new in %s since the last run: tables and %s unchanged", config.input, config.output)
-    run.sessions_batch, run.sessions_rules = state
+    run.sessions_batch, run.sessions_rules = sessions_held
     return summary
 
 
@@ -198,23 +184,31 @@ def admission_warnings(config: JobConfig, ingested: Ingested) -> list[str]:
     return warnings
 
 
-def quarantine_alert(quarantined: dict[str, str], ingested_new: bool, runs: list[dict],
-                     config: JobConfig) -> str | None:
-    """The line a run exits 3 with: the files it refused, or, when it ingested nothing new, the
-    refusal of the run before it (a retry must not hide it); None otherwise, with --warn-only, and
-    in an --as-of-version run."""
-    if config.warn_only or config.as_of_version is not None:
+def refusals_to_report(record: Record, runs: list[dict]) -> dict[str, str]:
+    """The refused files a run reports (path -> why): those the latest batch refused
+    (record.Record.refused_last), whether this run took that batch or retries the run that did,
+    and those an earlier batch refused that no run's row reports (the run that took it was killed
+    before its row). A row reports the files it lists refused, of its batch and the batches before."""
+    reported = {}  # path -> the latest batch whose refusals of it a row reports
+    for row in runs:
+        for path in row.get("input_files_quarantined") or []:
+            reported[path] = max(reported.get(path, -1), row["batch"] if row["batch"] is not None else -1)
+    earlier = {path: why for batch, files in sorted(record.refused_in.items()) if batch < record.completed_batch
+               for path, why in files.items() if reported.get(path, -1) < batch}
+    return {**earlier, **record.refused_last}
+
+
+def quarantine_alert(refused: dict[str, str], config: JobConfig) -> str | None:
+    """The line a run exits 3 with when it reports refused files (`refusals_to_report`): a retry
+    with nothing new exits 3 with the same line, so it never turns the alert into a silent
+    success. None when there are none, with --warn-only, and in an --as-of-version run."""
+    if not refused or config.warn_only or config.as_of_version is not None:
         return None
-    if quarantined:
-        path, reason = next(iter(quarantined.items()))
-        more = f" (and {len(quarantined) - 1} more)" if len(quarantined) > 1 else ""
-        return (f"input file {path} refused: {reason}{more}; the other files are ingested and the answer updated. "
-                f"Inspect its lines in {config.table_path('quarantine')}, then fix and re-deliver it, or run with "
-                f"--readmit {path} to ingest it as it is")
-    previous = next((r for r in runs if r["status"] != REBUILDING), None)
-    if not ingested_new and previous is not None and previous["status"] == QUARANTINED:
-        return previous["error"]
-    return None
+    path, reason = next(iter(refused.items()))
+    more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+    return (f"input file {path} refused: {reason}{more}; the other files are ingested and the answer updated. "
+            f"Inspect its lines in {config.table_path('quarantine')}, then fix and re-deliver it, or run with "
+            f"--readmit {path} to ingest it as it is")
 
 
 def freshness(first_seen: dict[str, datetime], now: datetime, config: JobConfig) -> str:

@@ -81,16 +81,13 @@ def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
     uri = config.table_path(tables.FILES.name)
     current = record.read_record(spark, uri)
     refuse_unrecorded_warehouse(spark, config, current)
-    rebuilt, written = False, {}
+    done = []  # the batches this run completes: one a dead run left, then its own
     if current.pending:
         log.info("completing batch %d of %s (a run stopped in it)", current.last_batch, uri)
         # a claimed file gone since (a lifecycle rule, an operator) is left out: it stays pending,
         # and is taken as new if it comes back
         claims = [c for c in current.pending if c.kind not in record.PARSED or path_exists(spark, c.path)]
-        redone = take_batch(spark, config, current, current.last_batch, claims, run_id)
-        rebuilt, written = redone.rebuilt, redone.written
-        if redone.held is not None:
-            redone.held.unpersist()
+        done.append(take_batch(spark, config, current, current.last_batch, claims, run_id))
         current = record.read_record(spark, uri)
     listing = input_files(spark, config.input)
     claims = record.plan(current, listing, full=not config.incremental, readmit=config.readmit,
@@ -98,26 +95,13 @@ def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
     if not config.incremental and reusable(current, claims):
         log.info("input unchanged since batch %d, parsed by the same rules: reusing the tables",
                  current.completed_batch)
-        return answered(spark, config, current, reused=True, rebuilt=rebuilt, written=written)
-    if not claims:
-        return answered(spark, config, current, rebuilt=rebuilt, written=written)
-    batch = current.next_batch
-    record.claim(spark, uri, batch, claims, run_id)
-    taken = take_batch(spark, config, current, batch, claims, run_id)
-    after = record.read_record(spark, uri)
-    if not after.counted and taken.quarantined:  # nothing to answer from: say why
-        lines = sum(row["lines"] or 0 for row in after.with_status(record.QUARANTINED).values())
-        if not any(row["plays"] for row in after.with_status(record.QUARANTINED).values()):
-            raise UsageError(f"no valid rows in input {config.input}: all {lines} lines rejected "
-                             f"(see {config.table_path(tables.QUARANTINE.name)})")
-        path, reason = next(iter(taken.quarantined.items()))
-        raise DataQualityError(f"input file {path} refused: {reason}; no input file is admitted "
-                               f"(see {config.table_path(tables.QUARANTINE.name)})")
-    ingested = answered(spark, config, after, rebuilt=rebuilt or taken.rebuilt,
-                        written={**written, **taken.written})
-    ingested.files, ingested.duplicates, ingested.quarantined = taken.admitted, taken.duplicates, taken.quarantined
-    ingested.rows_added, ingested.held = taken.rows_added, taken.held
-    return ingested
+        return answered(spark, config, current, done, reused=True)
+    if claims:
+        batch = current.next_batch
+        record.claim(spark, uri, batch, claims, run_id)
+        done.append(take_batch(spark, config, current, batch, claims, run_id))
+        current = record.read_record(spark, uri)
+    return answered(spark, config, current, done)
 
 
 def refuse_unrecorded_warehouse(spark: SparkSession, config: JobConfig, current: Record) -> None:
@@ -139,15 +123,36 @@ def reusable(current: Record, claims: list[Claimed]) -> bool:
         row["parse_version"] == PARSE_VERSION for row in current.counted.values() if row["status"] == record.ADMITTED)
 
 
-def answered(spark: SparkSession, config: JobConfig, current: Record, **flags) -> Ingested:
-    """The warehouse as the record says it is: the plays version and the counted files' profile."""
+def answered(spark: SparkSession, config: JobConfig, current: Record, done: list[Taken], reused: bool = False
+             ) -> Ingested:
+    """The warehouse as the record says it is (the plays version, the counted files' profile), and
+    what the batches this run completed (`done`) took."""
+    if not current.counted and current.refused_last:  # nothing to answer from: say why
+        refused = current.with_status(record.QUARANTINED).values()
+        if not any(row["plays"] for row in refused):
+            lines = sum(row["lines"] or 0 for row in refused)
+            raise UsageError(f"no valid rows in input {config.input}: all {lines} lines rejected "
+                             f"(see {config.table_path(tables.QUARANTINE.name)})")
+        path, reason = next(iter(current.refused_last.items()))
+        raise DataQualityError(f"input file {path} refused: {reason}; no input file is admitted "
+                               f"(see {config.table_path(tables.QUARANTINE.name)})")
     if current.completed_batch is None or not current.counted:
         raise UsageError(f"no plays in {config.warehouse}: no input file has been admitted"
                          + (f" (refused: {', '.join(current.unresolved)})" if current.unresolved else ""))
+    for taken in done[:-1]:
+        if taken.held is not None:
+            taken.held.unpersist()
     plays = config.table_path("plays")
     version = latest_commit(spark, plays)["version"]
     return Ingested(TableVersion(plays, version, None), current.completed_batch,
-                    warehouse_profile(spark, list(current.counted.values())), current, **flags)
+                    warehouse_profile(spark, list(current.counted.values())), current,
+                    files=[p for taken in done for p in taken.admitted],
+                    duplicates={p: why for taken in done for p, why in taken.duplicates.items()},
+                    quarantined=dict(current.refused_last) if done else {},
+                    rows_added=sum(taken.rows_added for taken in done), reused=reused,
+                    rebuilt=any(taken.rebuilt for taken in done),
+                    written={name: v for taken in done for name, v in taken.written.items()},
+                    held=done[-1].held if done else None)
 
 
 def warehouse_profile(spark: SparkSession, counted: list[dict]) -> dict:
@@ -161,7 +166,6 @@ def warehouse_profile(spark: SparkSession, counted: list[dict]) -> dict:
 class Taken:
     admitted: list[str]
     duplicates: dict[str, str]
-    quarantined: dict[str, str]
     rows_added: int
     rebuilt: bool
     written: dict[str, int]
@@ -175,9 +179,8 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
     parsed_claims = [c for c in claims if c.kind in record.PARSED]
     rows = parse_files(spark, [c.path for c in parsed_claims]) if parsed_claims else None
     try:
-        facts = {f["path"]: f for f in admission.file_facts(rows, int(time.time()))} if rows is not None else {}
-        for c in parsed_claims:
-            facts.setdefault(c.path, empty_facts(c.path))  # a file with no line
+        facts = {f["path"]: f for f in admission.file_facts(rows, int(time.time()), [c.path for c in parsed_claims])
+                 } if rows is not None else {}
         verdicts, held = judge_all(spark, config, current, batch, claims, rows, facts)
         outcomes, written = outcome_rows(current, batch, claims, facts, verdicts, rebuild)
         rows_added, versions = write_batch(spark, config, current, batch, claims, rows, written, verdicts, rebuild,
@@ -193,16 +196,7 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
     return Taken(admitted=[c.path for c in parsed_claims if c.kind in (record.NEW, record.READMIT)
                            and verdicts[c.path].status == record.ADMITTED],
                  duplicates={p: v.reason for p, v in verdicts.items() if v.status == record.DUPLICATE},
-                 # refused by this run: a file refused before with the same content is not news
-                 quarantined={p: v.reason for p, v in verdicts.items()
-                              if v.status in (record.QUARANTINED, record.CHANGED)
-                              and not _refused_before(current.state.get(p), v, facts[p])},
                  rows_added=rows_added, rebuilt=rebuild or replaced, written=versions, held=held)
-
-
-def _refused_before(before: dict | None, verdict: admission.Verdict, facts: dict) -> bool:
-    return before is not None and before["status"] == verdict.status == record.QUARANTINED \
-        and before["content_id"] == facts["content_id"]
 
 
 def parse_files(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -224,11 +218,6 @@ def lines_of(spark: SparkSession, paths: list[str]) -> DataFrame:
     by_uri = F.create_map(*[F.lit(x) for p in paths for x in (hadoop_path(spark, p)[0].toUri().toString(), p)])
     return read_lines(spark, paths).select(
         "value", F.try_element_at(by_uri, F.col("_metadata.file_path")).alias(SOURCE_FILE))
-
-
-def empty_facts(path: str) -> dict:
-    zero = {name: 0 for name in ("lines", "plays", "rejected", "future", "repeated", "read")}
-    return {**zero, "path": path, "content_id": admission.content_id(0, 0, 0, 0), "first": None, "last": None}
 
 
 def judge_all(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],

@@ -70,19 +70,22 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
     with clock.stage("parse"):
         ingested = parse(spark, config, record)
     warnings = bookkeeping.admission_warnings(config, ingested)
-    alert = bookkeeping.quarantine_alert(ingested.quarantined, ingested.landed, runs, config)
-    previous = bookkeeping.unchanged_result(spark, config, ingested, runs, record)
+    refused = bookkeeping.refusals_to_report(ingested.record, runs) if save else {}
+    record.quarantined = list(refused)  # its row says which refusals it reported
+    alert = bookkeeping.quarantine_alert(refused, config)
+    plays = read_table(spark, config.table_path("plays"), None if save else ingested.plays.version)
+    sessions_held = sessions_stage.stored_state(spark, config, plays, ingested.batch) if save else None
+    previous = bookkeeping.unchanged_result(spark, config, ingested, runs, record, sessions_held)
     if previous is not None:
         return replace(previous, nothing_new=True, stage_seconds=clock.seconds, expectation_warnings=warnings,
                        quarantine_unresolved=ingested.unresolved), alert
     warnings += checks.check_parse(ingested.profile["rows"], config)
-    plays = read_table(spark, config.table_path("plays"), None if save else ingested.plays.version)
     # Transform, and write the small tables in the background
     with ExitStack() as held, ThreadPoolExecutor(max_workers=4, thread_name_prefix="background") as background:
         write, cache = table_writer(background, config, save), partial(cached, held=held)
         with clock.stage("sessions"):
             sessions, sessions_reused, sessions_from = sessions_stage.build_or_update_sessions(
-                spark, config, ingested, plays, runs, record)
+                spark, config, ingested, plays, sessions_held, record)
             sessions = cache(sessions)  # read by four stages
             if ingested.held is not None:
                 ingested.held.unpersist()

@@ -112,6 +112,13 @@ SESSIONS = StructType(
     ]
 )
 
+# The `sessions` table: the sessions, and what says what the table holds, committed with the rows
+# it describes (sessions_stage.stored_state): the batch of the run that wrote each row, and the
+# rules (sessions.rules) they were built by.
+RULES = "rules"
+SESSIONS_TABLE = StructType([*SESSIONS.fields, StructField(BATCH, LongType(), False),
+                             StructField(RULES, StringType(), False)])
+
 TOP_SESSIONS = StructType([StructField(RANK, IntegerType(), False), *SESSIONS.fields])
 
 TOP_TRACKS = StructType(

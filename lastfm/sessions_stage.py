@@ -1,8 +1,8 @@
 """The sessions stage of a run: the `sessions` table the run answers from, built, updated or
 reused, and the last answer, kept where it still stands.
 
-`sessions` holds the plays of the batches up to some N under some rules (what the runs table
-says, bookkeeping.py): reused as it is when that is this run's batch; in an incremental run,
+`sessions` holds the plays of the batches up to some N under some rules (what the table's own
+rows say, `stored_state`): reused as it is when that is this run's batch; in an incremental run,
 updated for the users with plays in the batches since (a MERGE of the sessions
 question/session_update.py recomputes); else built anew from all plays. When the top sessions
 after an update are those the last answering run wrote, its top tracks are this run's answer
@@ -24,28 +24,57 @@ from lastfm.ingest import Ingested
 from lastfm.question import sessions as sessions_module
 from lastfm.question.session_update import recomputed_sessions, replaced_sessions, session_bounds
 from lastfm.question.sessions import build_sessions
-from lastfm.schemas import BATCH, SESSION_START
+from lastfm.schemas import BATCH, PLAY_COUNT, RULES, SESSION_START
 from lastfm.storage.reading import latest_commit, read_table
 from lastfm.storage.writing import replace_rows, write_table
 
 log = logging.getLogger(__name__)
 
 
+def stored_state(spark: SparkSession, config: JobConfig, plays: DataFrame, batch: int) -> tuple[int, str] | None:
+    """What `sessions` holds, read from the table itself: (the batch through which it holds every
+    play of `plays`, the rules it was built by), or None: no table, one that an older version of
+    the job wrote (without the state columns), or one that disagrees with `plays`.
+
+    Every write of `sessions` stamps the rows it writes with its batch and rules (schemas.BATCH,
+    schemas.RULES) in the same commit: every row of a rebuild, the rows a MERGE adds. So a run
+    killed anywhere leaves the table describing itself. It holds the plays of batches up to S, the
+    highest batch it carries, exactly when the plays of `plays` of those batches are as many as
+    its sessions count: a rebuild of `plays` stamps all its rows with a later batch, and a file's
+    rows replaced take rows of earlier batches away, so either shows as a difference. It then holds
+    every play up to the batch before the next one that has plays (`batch`, the latest completed,
+    when none has)."""
+    uri = config.table_path(tables.SESSIONS.name)
+    if not DeltaTable.isDeltaTable(spark, uri):
+        return None
+    sessions = read_table(spark, uri)
+    if not {BATCH, RULES} <= set(sessions.columns):
+        return None
+    held, first_rules, last_rules, counted = sessions.agg(
+        F.max(BATCH), F.min(RULES), F.max(RULES), F.sum(PLAY_COUNT)).first()
+    if held is None or first_rules != last_rules:
+        return None
+    up_to, after = plays.agg(F.count_if(F.col(BATCH) <= held), F.min(F.when(F.col(BATCH) > held, F.col(BATCH)))).first()
+    if up_to != counted:
+        return None
+    return (batch if after is None else after - 1), first_rules
+
+
 def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: Ingested, plays: DataFrame,
-                             runs: list[dict], run: RunRecord):
+                             state: tuple[int, str] | None, run: RunRecord):
     """The `sessions` of `plays`, the plays the run answers from: (the sessions, reused, the state
     they were reused or updated from: (batch, rules), or None when built anew).
 
-    Reused when the runs say they hold the plays of this batch under these rules; in an
-    incremental run whose sessions hold an earlier batch under these rules, updated for the users
-    with plays in the batches since (question/session_update.py); else built from all plays, after
-    a `rebuilding` row (bookkeeping.py). An --as-of-version run computes them and writes no table
-    (the run caches them)."""
+    `state` is what the table holds (`stored_state`): reused when that is this run's batch under
+    these rules; in an incremental run whose sessions hold an earlier batch under these rules,
+    updated for the users with plays in the batches since (question/session_update.py); else
+    built from all plays. An --as-of-version run computes them and writes no table (the run
+    caches them)."""
     gap, path = config.session_gap_seconds, config.table_path
     if config.as_of_version is not None:
         return plays.transform(build_sessions(gap)), False, None
     rules = sessions_module.rules(gap)
-    state = bookkeeping.sessions_state(runs) if DeltaTable.isDeltaTable(spark, path("sessions")) else None
+    stamp = {BATCH: F.lit(ingested.batch).cast("long"), RULES: F.lit(rules)}
     if state == (ingested.batch, rules) and not ingested.rebuilt:
         run.sessions_batch, run.sessions_rules = state
         return read_table(spark, path("sessions")), True, state
@@ -62,16 +91,15 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
         # cached: the MERGE reads its source twice (to find the rows it replaces, then to write)
         # the held plays the repeats check looked up, where they are those of the new plays' seconds
         held = ingested.held if state[0] == ingested.batch - 1 else None
-        recomputed = recomputed_sessions(plays, sessions, bounds, gap, state[0], held).cache()
+        recomputed = recomputed_sessions(plays, sessions, bounds, gap, state[0], held).withColumns(stamp).cache()
         try:
             written = replace_rows(path("sessions"), recomputed, replaced, condition)
         finally:
             recomputed.unpersist()
         updated_from = state
     else:
-        bookkeeping.mark_rebuilding(spark, config, run)
         # in time order, so that an update's MERGE reads only the files of its late sessions
-        built = plays.transform(build_sessions(gap)).repartitionByRange(SESSION_START)
+        built = plays.transform(build_sessions(gap)).withColumns(stamp).repartitionByRange(SESSION_START)
         written = write_table(built, path("sessions"), constraints=tables.SESSIONS.constraints,
                               properties=tables.SESSIONS.properties)
         updated_from = None

@@ -40,7 +40,7 @@ PLAYS = Table(
 )
 REJECTS = Table("rejects", schemas.REJECTS, constraints={"reason_present": "reason IS NOT NULL"})
 SESSIONS = Table(
-    "sessions", schemas.SESSIONS,
+    "sessions", schemas.SESSIONS_TABLE,
     constraints={"plays_positive": "play_count > 0", "ends_after_start": "session_end >= session_start",
                  "number_positive": "session_number >= 1"},
     # Deletion vectors (Delta 2.4+; a table feature: reader 3, writer 7, which Delta 3.3, 4.0, 4.4 and

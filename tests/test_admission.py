@@ -83,3 +83,15 @@ def test_repeats_count_plays_held_before_a_file_not_inside_it(spark):
         .transform(parse_lines).where(F.col("reason").isNull())
     assert admission.repeats(batch, history, ["first", "second"]) == {"first": 1, "second": 1}
     assert admission.repeats(batch, history.limit(0), ["second", "first"]) == {"first": 2, "second": 0}
+
+
+def test_a_file_with_no_line_gets_the_facts_and_profile_of_nothing(spark):
+    (fact,) = admission.file_facts(lines_frame(spark, {"a": A}).transform(parse_lines).limit(0),
+                                   now_epoch_seconds=0, paths=["empty"])
+    assert (fact["path"], fact["lines"], fact["plays"], fact["rejected"], fact["future"]) == ("empty", 0, 0, 0, 0)
+    assert fact["content_id"] == admission.content_id(0, 0, 0, 0)
+    profile = profiling.input_profile(fact)
+    assert profile["rows"] == {"read": 0, "valid": 0, "rejected": 0, "rejected_by_reason": {},
+                               "with_replacement_character": 0}
+    assert profile["time_range"] == {"first": None, "last": None} and sum(profile["plays_by_hour_utc"]) == 0
+    assert set(profiling.sketches(fact)) == {"artist_name", "track_name"}  # sketches of no name

@@ -1,7 +1,8 @@
 import json
 
-from lastfm.bookkeeping import answer_to_keep
+from lastfm.bookkeeping import answer_to_keep, quarantine_alert, refusals_to_report
 from lastfm.config import JobConfig
+from lastfm.storage.record import Record
 
 CONFIG = JobConfig(input="in", output="out/top.tsv", warehouse="wh", top_sessions=50, top_tracks=10)
 
@@ -27,3 +28,21 @@ def test_the_answer_kept_is_the_last_one_written_by_a_run_that_passed_its_checks
     assert answer_to_keep([row("a", rules="gap=1800")], CONFIG, state) is None
     assert answer_to_keep([row("a", tables=("plays", "top_sessions"))], CONFIG, state) is None  # no answer written
     assert answer_to_keep([], CONFIG, state) is None
+
+
+def test_a_refusal_is_reported_by_the_run_that_took_its_batch_its_retries_and_else_the_next_run():
+    took = Record(last_batch=4, refused_in={4: {"x": "too many rejects"}})
+    assert refusals_to_report(took, []) == {"x": "too many rejects"}  # the run that took batch 4
+    reported = [{"batch": 4, "input_files_quarantined": ["x"]}]
+    assert refusals_to_report(took, reported) == {"x": "too many rejects"}  # a retry, nothing new: again
+    later = Record(last_batch=5, refused_in=took.refused_in)
+    assert refusals_to_report(later, reported) == {}  # the next run that takes a batch: reported already
+    # the run that took batch 4 was killed before its row: the next run reports it, whatever it took
+    assert refusals_to_report(later, [{"batch": 3, "input_files_quarantined": []}]) == {"x": "too many rejects"}
+    # a file refused again later, with another content, is reported again
+    again = Record(last_batch=7, refused_in={4: {"x": "too many rejects"}, 6: {"x": "future plays"}})
+    assert refusals_to_report(again, reported) == {"x": "future plays"}
+    line = quarantine_alert({"x": "too many rejects", "y": "future plays"}, CONFIG)
+    assert line.startswith("input file x refused: too many rejects (and 1 more)") and "--readmit x" in line
+    assert quarantine_alert({}, CONFIG) is None
+    assert quarantine_alert({"x": "why"}, JobConfig(**{**vars(CONFIG), "warn_only": True})) is None

@@ -92,3 +92,29 @@ def test_a_batch_is_claimed_by_one_run_only(spark, tmp_path):
     record.claim(spark, uri, 1, second, "run-b")
     claims = {(r["seq"], r["path"], r["run_id"]) for r in read_table(spark, uri).where("status = 'pending'").collect()}
     assert claims == {(0, "day1.tsv", "run-a"), (2, "day2.tsv", "run-b")}
+
+
+def test_the_refusals_a_retry_still_alerts_about_are_the_latest_batchs_news():
+    day = [row("a", 0, "pending", reason="new"), row("a", 1, "admitted", plays_batch=0)]
+    refused = day + [row("bad", 2, "pending", reason="new"),
+                     row("bad", 3, "quarantined", reason="too many rejects", content_id="x")]
+    assert record_of(refused).refused_last == {"bad": "too many rejects"}  # the run, and every retry of it
+    # a claim without its outcome: the batch before it is the latest completed, and refused nothing
+    assert record_of(refused[:3]).refused_last == {}
+    # the next batch refused nothing: the alert is over
+    later = refused + [row("c", 4, "pending", reason="new"), row("c", 5, "admitted", plays_batch=2)]
+    assert record_of(later).refused_last == {}
+    # a full run judges the refused file again: the same content refused again is no news
+    again = refused + [row("bad", 4, "pending", reason="new"), row("a", 4, "pending", reason="reparse"),
+                       row("bad", 5, "quarantined", reason="too many rejects", content_id="x"),
+                       row("a", 5, "admitted", plays_batch=2)]
+    assert record_of(again).refused_last == {}
+    fixed_wrongly = [*again[:-2], row("bad", 5, "quarantined", reason="future plays", content_id="y"), again[-1]]
+    assert record_of(fixed_wrongly).refused_last == {"bad": "future plays"}  # another content: news
+    # a counted file that changed: news when found; a full run keeping its plays later is not
+    changed = day + [row("a", 2, "pending", reason="touched", size=11),
+                     row("a", 3, "changed", reason="content changed", size=11, plays_batch=0)]
+    assert record_of(changed).refused_last == {"a": "content changed"}
+    kept = changed + [row("a", 4, "pending", reason="keep", size=11),
+                      row("a", 5, "changed", reason="content changed", size=11, plays_batch=2)]
+    assert record_of(kept).refused_last == {}

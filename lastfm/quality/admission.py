@@ -30,6 +30,7 @@ the content counted stay, the new lines are quarantined. A file re-admitted by a
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
@@ -53,22 +54,27 @@ def line_hashes(line) -> dict:
     return {HASH64: F.xxhash64(line), HASH32: F.hash(line)}
 
 
-def file_facts(parsed: DataFrame, now_epoch_seconds: int) -> list[dict]:
-    """Per file (SOURCE_FILE) of `parsed` (parsing.parse_lines with SOURCE_FILE and `line_hashes`):
-    the profiling metrics (profiling.input_metrics, distinct estimates included), `lines`,
-    `plays`, `rejected`, `future` and `content_id`."""
+def file_facts(parsed: DataFrame, now_epoch_seconds: int, paths: Sequence[str] = ()) -> list[dict]:
+    """Per file of `parsed` and of `paths`, from its rows in `parsed` (parsing.parse_lines with SOURCE_FILE and
+    `line_hashes`): the profiling metrics (profiling.input_metrics, distinct estimates included),
+    `lines`, `plays`, `rejected`, `future` and `content_id`. A file with no line (an upstream
+    with nothing to deliver writes one) gets the same metrics over no rows."""
     valid = F.col(REASON).isNull()
     # sums of 32-bit pieces: exact in a long for up to 2^31 lines, whatever the ANSI mode
     identity = [F.sum(F.col(HASH64).bitwiseAND(F.lit(_LOW32))).alias("_id_low"),
                 F.sum(F.shiftrightunsigned(HASH64, 32)).alias("_id_high"),
                 F.sum(F.col(HASH32).cast("long").bitwiseAND(F.lit(_LOW32))).alias("_id_32")]
     future = F.count_if(valid & (F.unix_timestamp(TS) > now_epoch_seconds)).alias("future")
-    grouped = (parsed.transform(profiling.with_hour).groupBy(SOURCE_FILE)
-               .agg(*profiling.input_metrics(parsed), *identity, future))
-    rows = grouped.select("*", *profiling.distinct_estimate_columns()).collect()
+    metrics = [*profiling.input_metrics(parsed), *identity, future]
+    by_hour = parsed.transform(profiling.with_hour)
+    rows = [row.asDict() for row in
+            by_hour.groupBy(SOURCE_FILE).agg(*metrics).select("*", *profiling.distinct_estimate_columns()).collect()]
+    empty = sorted(set(paths) - {row[SOURCE_FILE] for row in rows})
+    if empty:
+        nothing = by_hour.limit(0).agg(*metrics).select("*", *profiling.distinct_estimate_columns()).first().asDict()
+        rows += [{**nothing, SOURCE_FILE: path} for path in empty]
     facts = []
-    for row in rows:
-        metrics = row.asDict()
+    for metrics in rows:
         rejected = sum(metrics[f"rejected.{r}"] for r in profiling.REJECT_REASONS)
         parts = (metrics["read"], metrics["_id_low"] or 0, metrics["_id_high"] or 0, metrics["_id_32"] or 0)
         facts.append({**metrics, "path": metrics[SOURCE_FILE], "lines": metrics["read"], "rejected": rejected,

@@ -82,22 +82,30 @@ def read_table(spark: SparkSession, uri: str, version: int | None = None) -> Dat
 
 def latest_commit(spark: SparkSession, uri: str) -> dict | None:
     """`version`, `userMetadata` and `rows` of the latest commit of the Delta table at `uri`; None
-    when there is no Delta table there. `rows` is the commit's numOutputRows metric; where commit
-    metrics are off (spark.databricks.delta.history.metricsEnabled=false) the rows of that version
-    are counted instead.
+    when there is no Delta table there (`commit_info` says what `rows` is)."""
+    versions = log_versions(spark, uri)
+    return commit_info(spark, uri, versions[-1]) if versions else None
+
+
+def log_versions(spark: SparkSession, uri: str) -> list[int]:
+    """The versions of the Delta table at `uri` whose commit files are in its log, ascending ([]
+    when there is no table there). Log cleanup removes only commits older than a checkpoint,
+    never the latest.
 
     Read from the transaction log as Delta's protocol lays it out (`_delta_log/<version, 20
-    digits>.json`, one action per line, the commit's `commitInfo` among them): a listing and one
-    small file, where DeltaTable.history(1) runs a Spark job (~0.3 s warm, nine times a run). Log
-    cleanup removes only commits older than a checkpoint, never the latest."""
+    digits>.json`): a listing, where DeltaTable.history(1) runs a Spark job (~0.3 s warm)."""
     log_dir, fs = hadoop_path(spark, f"{uri.rstrip('/')}/_delta_log")
     if not fs.exists(log_dir):
-        return None
+        return []
     names = [status.getPath().getName() for status in fs.listStatus(log_dir)]
-    versions = [int(name[:-5]) for name in names if re.fullmatch(r"\d{20}\.json", name)]
-    if not versions:
-        return None
-    version = max(versions)
+    return sorted(int(name[:-5]) for name in names if re.fullmatch(r"\d{20}\.json", name))
+
+
+def commit_info(spark: SparkSession, uri: str, version: int) -> dict:
+    """`version`, `userMetadata` and `rows` of one commit of the Delta table at `uri` (its
+    `commitInfo` action, one small file). `rows` is the commit's numOutputRows metric; where commit
+    metrics are off (spark.databricks.delta.history.metricsEnabled=false) the rows of that version
+    are counted instead."""
     actions = small_text(spark, f"{uri.rstrip('/')}/_delta_log/{version:020d}.json").splitlines()
     info = next((a["commitInfo"] for a in map(json.loads, filter(None, actions)) if "commitInfo" in a), {})
     rows = (info.get("operationMetrics") or {}).get("numOutputRows")

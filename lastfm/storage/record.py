@@ -28,12 +28,11 @@ from datetime import datetime, timezone
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from lastfm.errors import ConcurrentRunError, UsageError
 from lastfm.schemas import BATCH, FILES
-from lastfm.storage.reading import latest_commit, read_table
-from lastfm.storage.writing import write_table
+from lastfm.storage.reading import read_table
+from lastfm.storage.writing import TableVersion, write_table
 
 TRANSACTION = "lastfm-record"
 
@@ -76,6 +75,9 @@ class Record:
     last_batch: int | None = None  # the highest batch claimed
     pending: list[Claimed] = field(default_factory=list)  # the files of that batch, if it has no outcome
     first_seen: dict[str, datetime] = field(default_factory=dict)  # path -> when it was first claimed
+    # batch -> {path -> why}: the files each batch refused that were not refused before with the
+    # same content (`_refused_afresh`): what the runs that took them exit 3 with
+    refused_in: dict[int, dict[str, str]] = field(default_factory=dict)
 
     @property
     def next_batch(self) -> int:
@@ -92,6 +94,12 @@ class Record:
         return {path: row for path, row in self.state.items() if row["status"] in statuses}
 
     @property
+    def refused_last(self) -> dict[str, str]:
+        """The refusals of the latest completed batch: what the run that took it, and every
+        retry of that run, exits 3 with."""
+        return self.refused_in.get(self.completed_batch, {})
+
+    @property
     def counted(self) -> dict[str, dict]:
         return self.with_status(*COUNTED)
 
@@ -104,16 +112,34 @@ class Record:
 def record_of(rows: list[dict]) -> Record:
     """The record that rows of the `files` table make (any order)."""
     record = Record()
+    if not rows:
+        return record
+    last = max(r["seq"] for r in rows)
+    judged = {}  # path -> its latest row so far, claims aside
     for row in sorted(rows, key=lambda r: r["seq"]):
+        if row["seq"] % 2 and row["status"] in REFUSED and _refused_afresh(judged.get(row["path"]), row):
+            record.refused_in.setdefault(row["seq"] // 2, {})[row["path"]] = row["reason"]
+        if row["status"] != PENDING:
+            judged[row["path"]] = row
         record.state[row["path"]] = row
         record.first_seen.setdefault(row["path"], row["recorded_at"])
-    if rows:
-        last = max(r["seq"] for r in rows)
-        record.last_batch = last // 2
-        if last % 2 == 0:  # a claim without its outcome
-            record.pending = [Claimed(r["path"], r["size"], r["modified"], r["reason"])
-                              for r in sorted(rows, key=lambda r: r["path"]) if r["seq"] == last]
+    record.last_batch = last // 2
+    if last % 2 == 0:  # a claim without its outcome
+        record.pending = [Claimed(r["path"], r["size"], r["modified"], r["reason"])
+                          for r in sorted(rows, key=lambda r: r["path"]) if r["seq"] == last]
     return record
+
+
+def _refused_afresh(before: dict | None, outcome: dict) -> bool:
+    """Whether a refusal is news: not a file refused before with the same content (a full run judges
+    every refused file again), nor a changed file whose counted plays a full run keeps (its
+    verdict stands from the batch that found the change)."""
+    if before is None:
+        return True
+    if outcome["status"] == CHANGED:
+        same_file = (before["size"], before["modified"]) == (outcome["size"], outcome["modified"])
+        return before["status"] != CHANGED or not same_file
+    return not (before["status"] == QUARANTINED and before["content_id"] == outcome["content_id"])
 
 
 def read_record(spark: SparkSession, uri: str) -> Record:
@@ -184,13 +210,9 @@ def claim(spark: SparkSession, uri: str, batch: int, claims: list[Claimed], run_
     rows = [_row(path=c.path, size=c.size, modified=c.modified, seq=2 * batch, batch=batch, status=PENDING,
                  reason=c.kind, run_id=run_id, recorded_at=now) for c in claims]
     note = f"claim of batch {batch} by run {run_id}"
-    append(spark, uri, rows, 2 * batch, note)
-    # Delta skips an append whose transaction version the table has seen: the claim is ours when
-    # the latest commit is our append; else (a commit after ours, or none) counted in the table
-    if latest_commit(spark, uri)["userMetadata"] == note:
-        return
-    ours = read_table(spark, uri).where((F.col("seq") == 2 * batch) & (F.col("run_id") == run_id)).count()
-    if ours != len(rows):
+    # Delta skips an append whose transaction version the table has seen, and fails one that a
+    # concurrent commit carried too: the claim is ours when it made a commit
+    if not append(spark, uri, rows, 2 * batch, note).committed:
         raise ConcurrentRunError(f"{uri}: another run claimed batch {batch} at the same time; this run stopped "
                                  "without adding anything: run it again")
 
@@ -203,9 +225,9 @@ def complete(spark: SparkSession, uri: str, batch: int, outcomes: list[dict], ru
     append(spark, uri, rows, 2 * batch + 1)
 
 
-def append(spark: SparkSession, uri: str, rows: list[dict], seq: int, note: str | None = None) -> None:
+def append(spark: SparkSession, uri: str, rows: list[dict], seq: int, note: str | None = None) -> TableVersion:
     frame = spark.createDataFrame([tuple(r[f] for f in FILES.fieldNames()) for r in rows], FILES)
-    write_table(frame, uri, note, append=True, transaction=(TRANSACTION, seq))
+    return write_table(frame, uri, note, append=True, transaction=(TRANSACTION, seq))
 
 
 def _row(**values) -> dict:

@@ -7,6 +7,8 @@ hidden staging folder beside the target, then moved over the target in one step.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -21,14 +23,19 @@ from pyspark.sql import functions as F
 from lastfm import compat
 from lastfm.errors import ConcurrentRunError, DataQualityError
 from lastfm.schemas import OUTPUT_COLUMNS, RANK
-from lastfm.storage.reading import hadoop_path, latest_commit, local_path
+from lastfm.storage.reading import commit_info, hadoop_path, local_path, log_versions
 
 
 @dataclass(frozen=True)
 class TableVersion:
+    """What one write did to a Delta table: the commit it made (`committed`, its version and the
+    rows it wrote), or none (an empty write, or one Delta skipped as a transaction it has seen:
+    the table's latest version then, and 0 rows)."""
+
     path: str
     version: int
     rows: int
+    committed: bool = True
 
 
 # Delta's optimistic concurrency: another writer committed a change this commit conflicts with.
@@ -91,15 +98,16 @@ def write_table(rows: DataFrame, uri: str, note: str | None = None,
         writer = writer.option("mergeSchema", "true")
     if transaction is not None:
         writer = writer.option("txnAppId", transaction[0]).option("txnVersion", transaction[1])
-    if note is not None:
-        writer = writer.option("userMetadata", note)
+    tag = note or f"write {uuid.uuid4().hex}"
+    writer = writer.option("userMetadata", tag)
     for name, check in (constraints or {}).items():
         writer = writer.option(f"delta.constraints.{name}", check)
     for name, value in (properties or {}).items():
         writer = writer.option(name, value)
+    before = log_versions(rows.sparkSession, uri)
     with committing(uri):
         writer.save(uri)
-    return table_version(rows.sparkSession, uri)
+    return own_commit(rows.sparkSession, uri, tag, before[-1] if before else -1)
 
 
 def replace_rows(uri: str, rows: DataFrame, replaced: DataFrame, condition: Column) -> TableVersion:
@@ -116,9 +124,26 @@ def replace_rows(uri: str, rows: DataFrame, replaced: DataFrame, condition: Colu
              .whenMatchedDelete()
              .whenNotMatchedInsert(condition=~F.col(f"s.{marker}"),
                                    values={c: F.col(f"s.`{c}`") for c in rows.columns}))
-    with committing(uri):
+    spark, tag = rows.sparkSession, f"merge {uuid.uuid4().hex}"
+    before = log_versions(spark, uri)
+    with committing(uri), session_conf(spark, "spark.databricks.delta.commitInfo.userMetadata", tag):
         merge.execute()
-    return table_version(rows.sparkSession, uri)
+    return own_commit(spark, uri, tag, before[-1] if before else -1)
+
+
+@contextmanager
+def session_conf(spark: SparkSession, key: str, value: str):
+    """The session's `key` set to `value` for the block (Delta reads a MERGE's commit options from
+    the session, not from the command)."""
+    earlier = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if earlier is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, earlier)
 
 
 @contextmanager
@@ -147,10 +172,38 @@ def constraint_violation(message: str) -> str:
     return " ".join(part for part in (lines[0].strip(), ", ".join(values), *rest) if part)
 
 
-def table_version(spark: SparkSession, uri: str) -> TableVersion:
-    """The latest commit of a Delta table: its version and how many rows it wrote."""
-    last = latest_commit(spark, uri)
-    return TableVersion(uri, last["version"], last["rows"])
+def own_commit(spark: SparkSession, uri: str, tag: str, before: int) -> TableVersion:
+    """The commit of a write to the Delta table at `uri`: the one after version `before` whose
+    userMetadata is `tag` (another writer, maintenance say, may have committed around it); a
+    TableVersion with `committed` false when there is none (Delta wrote nothing)."""
+    versions = [v for v in log_versions(spark, uri) if v > before]
+    for version in versions:
+        info = commit_info(spark, uri, version)
+        if info["userMetadata"] == tag:
+            reached_commit(uri, version)
+            return TableVersion(uri, version, info["rows"])
+    return TableVersion(uri, versions[-1] if versions else before, 0, committed=False)
+
+
+# Kill points, for the tests that SIGKILL a run between two commits: with LASTFM_COMMIT_LOG set,
+# each commit the process makes appends "<table> <version> <pid>" to that file, and with
+# LASTFM_STOP_AFTER_COMMIT=N the process stops itself (SIGSTOP) once the file holds N lines, so
+# that the test kills its process group right there. Unset, as outside those tests, nothing happens.
+COMMIT_LOG, STOP_AFTER_COMMIT = "LASTFM_COMMIT_LOG", "LASTFM_STOP_AFTER_COMMIT"
+_commit_log_lock = threading.Lock()
+
+
+def reached_commit(uri: str, version: int) -> None:
+    log_file = os.environ.get(COMMIT_LOG)
+    if not log_file:
+        return
+    with _commit_log_lock:
+        with open(log_file, "a", encoding="utf-8") as out:
+            out.write(f"{uri.rstrip('/').rpartition('/')[2]} {version} {os.getpid()}\n")
+        with open(log_file, encoding="utf-8") as written:
+            count = sum(1 for _ in written)
+        if os.environ.get(STOP_AFTER_COMMIT) == str(count):
+            os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def write_single_tsv(ranked: DataFrame, uri: str) -> None:

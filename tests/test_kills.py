@@ -1,0 +1,187 @@
+"""Real kills: a daily run through spark-submit, its whole process group SIGKILLed right after each
+Delta commit it makes (no `except`, no `finally` runs), then the retry and one more day. Whatever
+commit the kill followed, the warehouse ends as a full run over the same files leaves it, and the
+answer is DuckDB's; the retry exits as the runbook says.
+
+The run stops itself (SIGSTOP) after its Nth commit (storage/writing.py: LASTFM_STOP_AFTER_COMMIT,
+with every commit listed in LASTFM_COMMIT_LOG), and the test then kills its process group: the
+moment is the commit's, not a sleep's."""
+
+import os
+import random
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from lastfm.commands import maintain
+from lastfm.storage.reading import read_table
+from lastfm.testing.duckdb_reference import read_tsv
+from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
+from lastfm.testing.kills import killed_after_commit, run_job, stopped_after_commit
+from lastfm.testing.sample_data import land, write_sample
+
+# every kill point on the default line; on the other Spark lines (`make test-line`, the e2e mark)
+# the claim, the outcome and the commits on either side of the sessions' MERGE, one maintenance
+pytestmark = pytest.mark.slow
+
+
+def points(count: int, on_every_line: set[int]) -> list:
+    return [pytest.param(n, marks=[pytest.mark.e2e] if n in on_every_line else []) for n in range(1, count + 1)]
+
+QUESTION = ["--top-sessions", "5", "--top-tracks", "8", "--max-reject-fraction", "0.01"]
+# a day with rejected lines and late plays: claim, plays, rejects, the record's outcome, the
+# sessions' MERGE, top_sessions, top_tracks, profile and the run's row
+DAY_COMMITS = 9
+# a day whose only file is refused: claim, quarantine, outcome, top_sessions, top_tracks, profile, runs
+REFUSED_DAY_COMMITS = 7
+
+
+def argv(root: Path, warehouse: str = "wh", daily: bool = True) -> list[str]:
+    """The daily run's arguments (`--incremental`), or a full run's, over `root`'s landing folder."""
+    return ["--input", str(root / "landing"), "--output", str(root / warehouse / "top.tsv"),
+            "--warehouse", str(root / warehouse / "tables"), *QUESTION, *(["--incremental"] if daily else [])]
+
+
+@pytest.fixture(scope="module")
+def history(spark, tmp_path_factory):
+    """Three days of a user base's plays, shuffled so that each day holds plays older than the day
+    before's (late plays), with malformed lines; a warehouse that took day 1 (`pristine`, for each
+    kill to start from at the same paths); a day-3 file; and the reference: a full run over the
+    three days, whose answer is DuckDB's."""
+    root = tmp_path_factory.mktemp("kills")
+    lines = write_sample(root / "sample.tsv", rows=3000, users=6, seed=21,
+                         malformed_every=500).read_text(encoding="utf-8").splitlines()
+    random.Random(21).shuffle(lines)
+    days = [lines[:1500], lines[1500:2500], lines[2500:]]
+    work = root / "work"
+    files = [land(work / "landing", "1", days[0])]
+    assert run_job(spark, argv(work)) == 0
+    shutil.copytree(work, root / "pristine")
+    files += [land(root / "days", "2", days[1]), land(root / "days", "3", days[2])]
+    reference_root = root / "reference"
+    (reference_root / "landing").mkdir(parents=True)
+    for f in files:
+        shutil.copy(f, reference_root / "landing" / f.name)
+    assert run_job(spark, argv(reference_root, "full", daily=False)) == 0
+    answer = read_tsv(str(reference_root / "full" / "top.tsv"))
+    assert answer == duckdb_top_tracks([str(f) for f in files], top_sessions=5, top_tracks=8)
+    return root, files, tables_of(spark, reference_root / "full" / "tables") | {"answer": answer}
+
+
+def tables_of(spark, warehouse: Path) -> dict:
+    """What a warehouse holds that a kill could get wrong: every play once, every rejected line
+    once, the sessions' plays, the quarantine."""
+    table = lambda name: read_table(spark, str(warehouse / name))  # noqa: E731
+    return {"plays": table("plays").count(),
+            "rejects": sorted((r.line, r.reason) for r in table("rejects").collect()),
+            "session_plays": table("sessions").groupBy().sum("play_count").first()[0],
+            "sessions": sorted(tuple(r) for r in table("sessions").select(
+                "user_id", "session_number", "session_start", "session_end", "play_count", "duplicate_plays")
+                .collect())}
+
+
+def fresh_warehouse(spark, root: Path) -> Path:
+    """The warehouse as day 1 left it, at its own paths (the record names the files by path)."""
+    shutil.rmtree(root / "work")
+    shutil.copytree(root / "pristine", root / "work")
+    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()  # its tables were replaced under it
+    return root / "work"
+
+
+@pytest.mark.parametrize("stop_after", points(DAY_COMMITS, {1, 4, 5, 9}))
+def test_a_day_killed_after_any_commit_is_finished_by_the_retry(spark, history, tmp_path, stop_after):
+    root, files, reference = history
+    work = fresh_warehouse(spark, root)
+    shutil.copy(files[1], work / "landing" / files[1].name)
+
+    commits = killed_after_commit(argv(work), stop_after, tmp_path / "commits.log")
+    assert len(commits) == stop_after, commits  # killed there, not before, and not finished
+    assert commits[0] == "files"  # the batch's claim comes first
+
+    assert run_job(spark, argv(work)) == 0  # the retry: "run it again"
+    shutil.copy(files[2], work / "landing" / files[2].name)
+    assert run_job(spark, argv(work)) == 0  # and the next day
+
+    assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in reference.items() if k != "answer"}
+    assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
+
+
+@pytest.mark.e2e
+def test_a_day_unkilled_makes_its_commits_in_this_order(spark, history, tmp_path):
+    root, files, _ = history
+    work = fresh_warehouse(spark, root)
+    shutil.copy(files[1], work / "landing" / files[1].name)
+    commits = killed_after_commit(argv(work), DAY_COMMITS + 1, tmp_path / "commits.log")
+    assert commits[:5] == ["files", "plays", "rejects", "files", "sessions"]
+    assert sorted(commits[5:8]) == ["profile", "top_sessions", "top_tracks"]  # written side by side
+    assert commits[8:] == ["runs"]
+
+
+@pytest.mark.parametrize("stop_after", points(REFUSED_DAY_COMMITS, {1, 3}))
+def test_a_day_whose_only_file_is_refused_killed_after_any_commit_still_alerts_then_heals(
+        spark, history, tmp_path, stop_after):
+    root, files, reference = history
+    work = fresh_warehouse(spark, root)
+    land(work / "landing", "2-garbage", ["not a play"] * 50)
+
+    commits = killed_after_commit(argv(work), stop_after, tmp_path / "commits.log")
+    assert len(commits) == stop_after, commits
+
+    # the retry: the file is refused (exit 3, once or again), never a wedged warehouse (exit 1)
+    assert run_job(spark, argv(work)) == 3
+    for f in files[1:]:
+        shutil.copy(f, work / "landing" / f.name)
+    assert run_job(spark, argv(work)) == 0  # the next days, the refused file listed, not blocking
+    expected = {k: v for k, v in reference.items() if k != "answer"}
+    assert tables_of(spark, work / "wh" / "tables") == expected
+    assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
+    quarantine = read_table(spark, str(work / "wh" / "tables" / "quarantine"))
+    assert quarantine.count() == 50  # its lines once, whatever the kill
+
+
+@pytest.mark.e2e
+def test_a_refusal_whose_run_was_killed_before_its_row_is_reported_by_the_next_days_run(spark, history, tmp_path):
+    root, files, reference = history
+    work = fresh_warehouse(spark, root)
+    land(work / "landing", "2-garbage", ["not a play"] * 50)
+    assert killed_after_commit(argv(work), 3, tmp_path / "commits.log")[2] == "files"  # after the outcome
+    for f in files[1:]:  # the next day lands before anyone retries
+        shutil.copy(f, work / "landing" / f.name)
+    assert run_job(spark, argv(work)) == 3  # the refusal reported, the new files ingested
+    assert run_job(spark, argv(work)) == 0  # reported once: its row says so
+    assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
+
+
+# after its plays, its record's outcome, its sessions' MERGE
+@pytest.mark.parametrize("stop_after", [2, 4, pytest.param(5, marks=pytest.mark.e2e)])
+def test_maintenance_during_a_daily_run_never_makes_it_fail(spark, history, tmp_path, stop_after):
+    root, files, reference = history
+    work = fresh_warehouse(spark, root)
+    shutil.copy(files[1], work / "landing" / files[1].name)
+    with stopped_after_commit(argv(work), stop_after, tmp_path / "commits.log") as (job, commits):
+        assert len(commits) == stop_after
+        # the maintenance job runs to its end while the daily run is stopped between two commits
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(spark, "stop", lambda: None)
+            assert maintain.main(["--warehouse", str(work / "wh" / "tables")]) == 0
+        os.killpg(job.pid, signal.SIGCONT)
+        assert job.wait(timeout=600) in (0, 4), (tmp_path / "commits.out").read_text()[-3000:]
+    assert run_job(spark, argv(work)) == 0  # done, or its retry (exit 4: "run it again")
+    shutil.copy(files[2], work / "landing" / files[2].name)
+    assert run_job(spark, argv(work)) == 0
+    assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in reference.items() if k != "answer"}
+    assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
+
+
+@pytest.mark.e2e
+def test_an_empty_file_beside_good_ones_is_admitted_with_no_play(spark, history):
+    root, files, reference = history
+    work = fresh_warehouse(spark, root)
+    shutil.copy(files[1], work / "landing" / files[1].name)
+    (work / "landing" / "empty.tsv").write_bytes(b"")  # an upstream with no plays that day
+    assert run_job(spark, argv(work)) == 0
+    outcomes = read_table(spark, str(work / "wh" / "tables" / "files")).where("seq % 2 = 1").collect()
+    (empty,) = [r for r in outcomes if r.path.endswith("/empty.tsv")]
+    assert (empty.status, empty.lines, empty.plays) == ("admitted", 0, 0)
