@@ -22,13 +22,8 @@ from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.testing.kills import killed_after_commit, run_job, stopped_after_commit
 from lastfm.testing.sample_data import land, write_sample
 
-# every kill point on the default line; on the other Spark lines (`make test-line`, the e2e mark)
-# the one after the sessions' MERGE and the one after the claim of a day whose only file is refused
+# on the default line: each test starts a spark-submit, and runs the job twice more in this JVM
 pytestmark = pytest.mark.slow
-
-
-def points(count: int, on_every_line: set[int]) -> list:
-    return [pytest.param(n, marks=[pytest.mark.e2e] if n in on_every_line else []) for n in range(1, count + 1)]
 
 QUESTION = ["--top-sessions", "5", "--top-tracks", "8", "--max-reject-fraction", "0.01"]
 # a day with rejected lines and late plays: claim, plays, rejects, the record's outcome, the
@@ -90,7 +85,7 @@ def fresh_warehouse(spark, root: Path) -> Path:
     return root / "work"
 
 
-@pytest.mark.parametrize("stop_after", points(DAY_COMMITS, {5}))
+@pytest.mark.parametrize("stop_after", range(1, DAY_COMMITS + 1))
 def test_a_day_killed_after_any_commit_is_finished_by_the_retry(spark, history, tmp_path, stop_after):
     root, files, reference = history
     work = fresh_warehouse(spark, root)
@@ -118,7 +113,8 @@ def test_a_day_unkilled_makes_its_commits_in_this_order(spark, history, tmp_path
     assert commits[8:] == ["runs"]
 
 
-@pytest.mark.parametrize("stop_after", points(REFUSED_DAY_COMMITS, {1}))
+# its claim, its quarantine, its outcome, its row (the answer's tables in between are a day's 6-8 above)
+@pytest.mark.parametrize("stop_after", [1, 2, 3, REFUSED_DAY_COMMITS])
 def test_a_day_whose_only_file_is_refused_killed_after_any_commit_still_alerts_then_heals(
         spark, history, tmp_path, stop_after):
     root, files, reference = history
@@ -172,7 +168,6 @@ def test_maintenance_during_a_daily_run_never_makes_it_fail(spark, history, tmp_
     assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
 
 
-@pytest.mark.e2e
 def test_an_empty_file_beside_good_ones_is_admitted_with_no_play(spark, history):
     root, files, reference = history
     work = fresh_warehouse(spark, root)
