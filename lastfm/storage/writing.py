@@ -104,10 +104,7 @@ def write_table(rows: DataFrame, uri: str, note: str | None = None,
         writer = writer.option(f"delta.constraints.{name}", check)
     for name, value in (properties or {}).items():
         writer = writer.option(name, value)
-    before = log_versions(rows.sparkSession, uri)
-    with committing(uri):
-        writer.save(uri)
-    return own_commit(rows.sparkSession, uri, tag, before[-1] if before else -1)
+    return tagged_commit(rows.sparkSession, uri, tag, lambda: writer.save(uri))
 
 
 def replace_rows(uri: str, rows: DataFrame, replaced: DataFrame, condition: Column) -> TableVersion:
@@ -125,9 +122,20 @@ def replace_rows(uri: str, rows: DataFrame, replaced: DataFrame, condition: Colu
              .whenNotMatchedInsert(condition=~F.col(f"s.{marker}"),
                                    values={c: F.col(f"s.`{c}`") for c in rows.columns}))
     spark, tag = rows.sparkSession, f"merge {uuid.uuid4().hex}"
+
+    def execute():
+        with session_conf(spark, "spark.databricks.delta.commitInfo.userMetadata", tag):
+            merge.execute()
+
+    return tagged_commit(spark, uri, tag, execute)
+
+
+def tagged_commit(spark: SparkSession, uri: str, tag: str, write) -> TableVersion:
+    """Run `write`, which leaves `tag` in the userMetadata of the commit it makes to the Delta table
+    at `uri`, with its errors as the job's (`committing`); return that commit (`own_commit`)."""
     before = log_versions(spark, uri)
-    with committing(uri), session_conf(spark, "spark.databricks.delta.commitInfo.userMetadata", tag):
-        merge.execute()
+    with committing(uri):
+        write()
     return own_commit(spark, uri, tag, before[-1] if before else -1)
 
 
