@@ -3,10 +3,11 @@
 One row per run is appended when it ends, whatever the outcome (tables.RUNS): what it ingested,
 skipped and refused, the batch it answered from, and what `sessions` holds after it. From those
 rows, never from a table's commit history, a run learns:
-- whether there is anything to do at all (`unchanged_result`): nothing new, and the output
-  beside its summary is the answer of a finished run to the same question from the same batch;
+- whether there is anything to do at all (`unchanged_result`): nothing new, and the output is
+  the deliverable of the last finished run (the sha256 its row records), which asked the same
+  question from the same batch;
 - whether an --as-of-version run may write its answer over the output
-  (`refuse_replay_over_daily_output`): only over another replay's, unless told to;
+  (`refuse_replay_over_daily_output`): not over the last ingesting run's deliverable, unless told to;
 - whether the last answer still stands (`answer_to_keep`): the run that wrote it passed its
   checks on the same question, from the sessions this run's were updated from;
 - (with the record of files, which says what each batch refused) whether a person has heard of
@@ -22,6 +23,7 @@ rows, never from a table's commit history, a run learns:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -34,8 +36,9 @@ from pyspark.sql import SparkSession
 from lastfm import tables
 from lastfm.config import JobConfig
 from lastfm.errors import ConcurrentRunError, DataQualityError, JobError, UsageError
+from lastfm.planning import REUSE, Plan
 from lastfm.question import sessions
-from lastfm.storage.reading import path_exists, read_table
+from lastfm.storage.reading import path_exists, read_table, small_text
 from lastfm.storage.writing import write_table
 from lastfm.summary import RunSummary
 
@@ -68,6 +71,8 @@ class RunRecord:
     unresolved: list = field(default_factory=list)  # every file still refused
     sessions_batch: int | None = None
     sessions_rules: str | None = None
+    summary: RunSummary | None = None  # a finished run's
+
 
     def took(self, ingested) -> None:
         """What the parse stage (ingest.Ingested) admitted, skipped, refused and wrote."""
@@ -87,7 +92,9 @@ def append_run(spark: SparkSession, config: JobConfig, run: RunRecord, status: s
     options = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
     row = (run.run_id, config.mode, run.started_at, datetime.now(timezone.utc), status, line, list(run.files),
            run.added, dict(run.written), json.dumps(options, sort_keys=True), run.batch, list(run.duplicates),
-           list(run.quarantined), list(run.unresolved), run.sessions_batch, run.sessions_rules)
+           list(run.quarantined), list(run.unresolved), run.sessions_batch, run.sessions_rules,
+           json.dumps(run.summary.to_json(), default=str) if run.summary else None,
+           run.summary.output_sha256 if run.summary else None)
     for attempt in (1, 2):  # appends never conflict, but two first runs may both create the table
         try:
             # new columns merge into a runs table an older version of the job wrote
@@ -118,42 +125,45 @@ def question(options: dict) -> dict:
     return {k: options.get(k) for k in shaping}
 
 
-def written_summary(spark: SparkSession, config: JobConfig) -> RunSummary | None:
-    """The run summary beside the output (run_summary.json), None when there is none."""
-    path = config.beside_output("run_summary.json")
-    if not path_exists(spark, path):
-        return None
-    return RunSummary.from_json(json.loads(spark.read.text(path, wholetext=True).first()[0]))
+def last_answer(runs: list[dict]) -> dict | None:
+    """The row of the latest finished run that wrote the deliverable (succeeded, or refused a
+    file), with its summary; None when there is none (or only rows of older versions of the job)."""
+    return next((r for r in runs if r["status"] in (SUCCEEDED, QUARANTINED) and r.get("summary")), None)
+
+
+def output_unchanged(spark: SparkSession, config: JobConfig, row: dict) -> bool:
+    """Whether the deliverable at --output is the one the run of `row` wrote (its sha256)."""
+    return path_exists(spark, config.output) and \
+        hashlib.sha256(small_text(spark, config.output).encode("utf-8")).hexdigest() == row["output_sha256"]
 
 
 def unchanged_result(spark: SparkSession, config: JobConfig, ingested: Ingested, runs: list[dict],
-                     run: RunRecord, sessions_held: tuple[int, str] | None) -> RunSummary | None:
-    """The run summary beside the output, when an incremental run found nothing new and the run that
-    wrote that summary asked the same question, answered from this batch and finished (its row says
-    so), and `sessions` holds that batch under this run's rules (`sessions_held`,
-    sessions_stage.stored_state): nothing to redo (`run` is told what `sessions` holds). None
-    otherwise."""
-    if not config.incremental or ingested.landed or ingested.rebuilt or not path_exists(spark, config.output):
+                     run: RunRecord, the_plan: Plan) -> RunSummary | None:
+    """The summary of the last finished run, when this is an incremental run that takes no file
+    (`the_plan`) and reuses `sessions`, that run asked the same question and answered from this
+    batch, and the deliverable is still the one it wrote (its sha256, in its row): nothing to redo
+    (`run` is told what `sessions` holds). None otherwise."""
+    last = last_answer(runs)
+    if not the_plan.takes_nothing or the_plan.sessions != REUSE or last is None:
         return None
-    summary = written_summary(spark, config)
-    if summary is None or question(summary.config or {}) != question(asdict(config)) or summary.batch != ingested.batch:
-        return None
-    finished = any(r["run_id"] == summary.run_id and r["status"] in (SUCCEEDED, QUARANTINED) for r in runs)
-    if not finished or sessions_held != (ingested.batch, sessions.rules(config.session_gap_seconds)):
+    summary = RunSummary.from_json(json.loads(last["summary"]))
+    if question(summary.config or {}) != question(asdict(config)) or summary.batch != ingested.batch \
+            or not output_unchanged(spark, config, last):
         return None
     log.info("nothing new in %s since the last run: tables and %s unchanged", config.input, config.output)
-    run.sessions_batch, run.sessions_rules = sessions_held
+    run.sessions_batch, run.sessions_rules = ingested.batch, sessions.rules(config.session_gap_seconds)
     return summary
 
 
-def refuse_replay_over_daily_output(spark: SparkSession, config: JobConfig) -> None:
-    """--as-of-version writes over an output that runs which ingest own only when told to."""
-    if config.as_of_version is None or config.replace_output:
+def refuse_replay_over_daily_output(spark: SparkSession, config: JobConfig, runs: list[dict]) -> None:
+    """--as-of-version writes over the deliverable of the runs that ingest (the last one's, as its
+    row records it) only when told to."""
+    last = last_answer(runs)
+    if config.as_of_version is None or config.replace_output or last is None:
         return
-    summary = written_summary(spark, config)
-    if summary is not None and summary.mode != "as_of":
-        raise UsageError(f"--output {config.output} is the answer of the {summary.mode} runs (see "
-                         f"{config.beside_output('run_summary.json')}): write the --as-of-version answer elsewhere, "
+    if json.loads(last["config"]).get("output") == config.output and output_unchanged(spark, config, last):
+        raise UsageError(f"--output {config.output} is the answer of the {last['mode']} runs (see "
+                         f"{config.table_path(tables.RUNS.name)}): write the --as-of-version answer elsewhere, "
                          "or pass --replace-output to replace it")
 
 

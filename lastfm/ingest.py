@@ -1,16 +1,15 @@
-"""The parse stage of a run: the input files the record of files does not hold yet, each checked
-before its plays count, written as one batch (storage/record.py says how a batch is claimed,
-written and completed, and why a file is counted once whatever is killed when).
+"""The parse stage of a run: the batches of the run's plan (planning.py says which files each
+takes, and how), each file checked before its plays count (storage/record.py says how a batch is
+claimed, written and completed, and why a file is counted once whatever is killed when).
 
 A batch's files are parsed once, into memory (spilling to disk when large): one aggregate over
 those rows gives each file's facts, content identity and input profile (quality/admission.py,
 quality/profiling.py), the verdicts are taken, and only then are the admitted files' plays and
 rejected lines written to `plays` and `rejects`, and the refused files' lines to `quarantine`.
 
-An incremental run takes the new and changed files; a full run takes every file again (a
-rebuild of `plays` from the counted files, new files checked as an incremental run would), or,
-when nothing changed and the parse is the same, reuses the tables as they are. Either way the
-warehouse ends holding the same plays, so full and incremental runs interleave in any order.
+Whichever files the plan takes (an incremental run's new and changed ones, a full run's every
+one, or none when a full run reuses the tables), the warehouse ends holding the same plays, so
+full and incremental runs interleave in any order.
 """
 
 from __future__ import annotations
@@ -18,25 +17,24 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lastfm import compat, schemas, tables
+from lastfm import compat, planning, schemas, tables
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError, UsageError
+from lastfm.planning import Batch, Held, Plan
 from lastfm.quality import admission, profiling
 from lastfm.question.parsing import PARSE_VERSION, parse_lines
 from lastfm.schemas import BATCH, LINE, REASON, SOURCE_FILE, USER_ID
 from lastfm.storage import record
 from lastfm.storage.reading import (
     hadoop_path,
-    input_files,
     latest_commit,
-    path_exists,
     qualified,
     read_lines,
     read_table,
@@ -60,7 +58,6 @@ class Ingested:
     quarantined: dict[str, str] = field(default_factory=dict)  # path -> why, for the files this run refused
     rows_added: int = 0  # valid plays and rejected lines this run added
     reused: bool = False  # nothing parsed: the tables stand as they are
-    rebuilt: bool = False  # `plays` rewritten whole, or rows of counted files replaced: sessions built anew
     written: dict[str, int] = field(default_factory=dict)  # table -> the version this run wrote
     # the plays held before `batch` at the (user, second) pairs of its plays (admission.held_at),
     # cached, where the repeats check looked up all of them: what the sessions update needs too
@@ -76,51 +73,26 @@ class Ingested:
         return bool(self.files or self.duplicates or self.quarantined or self.rows_added)
 
 
-def ingest(spark: SparkSession, config: JobConfig, run_id: str) -> Ingested:
-    """Complete a batch a dead run left, then take the next one (see the module docstring)."""
+def ingest(spark: SparkSession, config: JobConfig, held: Held, listing: list[tuple[str, int, int]], run_id: str
+           ) -> tuple[Ingested, Plan]:
+    """Carry out the run's plan (planning.py) over what the warehouse `held` at the start and the
+    input's `listing`: each batch claimed (but one a dead run left, completed as it was claimed),
+    parsed, judged and written; then the warehouse as the record says it is, and the plan carried
+    out. After a dead run's batch the rest of the input is planned again from the record it left."""
     uri = config.table_path(tables.FILES.name)
-    current = record.read_record(spark, uri)
-    refuse_unrecorded_warehouse(spark, config, current)
-    done = []  # the batches this run completes: one a dead run left, then its own
-    if current.pending:
-        log.info("completing batch %d of %s (a run stopped in it)", current.last_batch, uri)
-        # a claimed file gone since (a lifecycle rule, an operator) is left out: it stays pending,
-        # and is taken as new if it comes back
-        claims = [c for c in current.pending if c.kind not in record.PARSED or path_exists(spark, c.path)]
-        done.append(take_batch(spark, config, current, current.last_batch, claims, run_id))
-        current = record.read_record(spark, uri)
-    listing = input_files(spark, config.input)
-    claims = record.plan(current, listing, full=not config.incremental, readmit=config.readmit,
-                         forget_missing=config.forget_missing_files, input_root=qualified(spark, config.input))
-    if not config.incremental and reusable(current, claims):
-        log.info("input unchanged since batch %d, parsed by the same rules: reusing the tables",
-                 current.completed_batch)
-        return answered(spark, config, current, done, reused=True)
-    if claims:
-        batch = current.next_batch
-        record.claim(spark, uri, batch, claims, run_id)
-        done.append(take_batch(spark, config, current, batch, claims, run_id))
-        current = record.read_record(spark, uri)
-    return answered(spark, config, current, done)
-
-
-def refuse_unrecorded_warehouse(spark: SparkSession, config: JobConfig, current: Record) -> None:
-    """An incremental run on `plays` that has no record of files (written by an older version of
-    the job) cannot know what it holds: one line says how to rebuild it."""
-    plays = config.table_path("plays")
-    if config.incremental and current.last_batch is None and DeltaTable.isDeltaTable(spark, plays):
-        raise UsageError(f"{plays} has no record of the files it holds ({config.table_path(tables.FILES.name)}; "
-                         "written by an older version of the job): rebuild the warehouse with one run without "
-                         "--incremental")
-
-
-def reusable(current: Record, claims: list[Claimed]) -> bool:
-    """A full run changes nothing when it would parse again exactly the files counted, unchanged,
-    by the same parse."""
-    return bool(claims) and not current.pending and all(
-        c.kind in (record.REPARSE, record.KEEP) and current.state[c.path]["size"] == c.size
-        and current.state[c.path]["modified"] == c.modified for c in claims) and all(
-        row["parse_version"] == PARSE_VERSION for row in current.counted.values() if row["status"] == record.ADMITTED)
+    the_plan = planning.plan(held, listing, config, qualified(spark, config.input))
+    current, done = held.files, []
+    while True:
+        log.info("%s", "\n".join(the_plan.lines()))
+        for batch in the_plan.batches[len(done):]:
+            if not batch.resumed:
+                record.claim(spark, uri, batch.number, batch.files, run_id)
+            done.append(take_batch(spark, config, current, batch, run_id))
+            current = record.read_record(spark, uri)
+        if not the_plan.replan:
+            return answered(spark, config, current, done, reused=the_plan.reuse), the_plan
+        the_plan = planning.plan(replace(held, files=current, gone=frozenset()), listing, config,
+                                 qualified(spark, config.input), taken=the_plan.batches)
 
 
 def answered(spark: SparkSession, config: JobConfig, current: Record, done: list[Taken], reused: bool = False
@@ -150,7 +122,6 @@ def answered(spark: SparkSession, config: JobConfig, current: Record, done: list
                     duplicates={p: why for taken in done for p, why in taken.duplicates.items()},
                     quarantined=dict(current.refused_last) if done else {},
                     rows_added=sum(taken.rows_added for taken in done), reused=reused,
-                    rebuilt=any(taken.rebuilt for taken in done),
                     written={name: v for taken in done for name, v in taken.written.items()},
                     held=done[-1].held if done else None)
 
@@ -167,15 +138,13 @@ class Taken:
     admitted: list[str]
     duplicates: dict[str, str]
     rows_added: int
-    rebuilt: bool
     written: dict[str, int]
     held: DataFrame | None  # Ingested.held
 
 
-def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],
-               run_id: str) -> Taken:
-    """Parse, judge and write the claimed files as `batch`, then append its outcome."""
-    rebuild = record.is_rebuild(claims, batch)
+def take_batch(spark: SparkSession, config: JobConfig, current: Record, planned: Batch, run_id: str) -> Taken:
+    """Parse, judge and write the batch's files, then append its outcome."""
+    batch, claims, rebuild = planned.number, list(planned.files), planned.rewrite
     parsed_claims = [c for c in claims if c.kind in record.PARSED]
     rows = parse_files(spark, [c.path for c in parsed_claims]) if parsed_claims else None
     try:
@@ -183,8 +152,7 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
                  } if rows is not None else {}
         verdicts, held = judge_all(spark, config, current, batch, claims, rows, facts)
         outcomes, written = outcome_rows(current, batch, claims, facts, verdicts, rebuild)
-        rows_added, versions = write_batch(spark, config, current, batch, claims, rows, written, verdicts, rebuild,
-                                           facts)
+        rows_added, versions = write_batch(spark, config, current, planned, rows, written, verdicts, facts)
     finally:
         if rows is not None:
             rows.unpersist()
@@ -192,11 +160,10 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, batch: i
     for path, verdict in verdicts.items():
         if verdict.status in (record.DUPLICATE, record.QUARANTINED, record.CHANGED):
             log.warning("%s %s: %s", verdict.status, path, verdict.reason)
-    replaced = any(c.kind == record.READMIT and current.state[c.path]["status"] == record.CHANGED for c in claims)
     return Taken(admitted=[c.path for c in parsed_claims if c.kind in (record.NEW, record.READMIT)
                            and verdicts[c.path].status == record.ADMITTED],
                  duplicates={p: v.reason for p, v in verdicts.items() if v.status == record.DUPLICATE},
-                 rows_added=rows_added, rebuilt=rebuild or replaced, written=versions, held=held)
+                 rows_added=rows_added, written=versions, held=held)
 
 
 def parse_files(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -305,18 +272,16 @@ def _json(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def write_batch(spark: SparkSession, config: JobConfig, current: Record, batch: int, claims: list[Claimed],
-                rows: DataFrame | None, written: dict[str, str], verdicts: dict, rebuild: bool, facts: dict) -> int:
+def write_batch(spark: SparkSession, config: JobConfig, current: Record, planned: Batch, rows: DataFrame | None,
+                written: dict[str, str], verdicts: dict, facts: dict) -> tuple[int, dict[str, int]]:
     """Write the batch's rows: `plays` and `rejects` (the parsed rows of files admitted in it, and
     in a rebuild the kept rows of files that changed), `quarantine` (every line of the files refused
     in it). A rebuild overwrites `plays` and `rejects`; any other batch replaces the rows of
     batches >= its own (what a run that died in it left) and of counted files re-admitted with a
     new content. Returns the plays and rejected lines added, and the versions written."""
-    path = config.table_path
+    path, batch, rebuild, replaced = config.table_path, planned.number, planned.rewrite, planned.replaced
     parsed = [p for p, how in written.items() if how == "parsed"]
     kept = [p for p, how in written.items() if how == "kept"]
-    replaced = [c.path for c in claims
-                if c.kind == record.READMIT and current.state[c.path]["status"] == record.CHANGED]
     stamp = {BATCH: F.lit(batch).cast("long").alias(BATCH)}
     new_rows = rows.where(F.col(SOURCE_FILE).isin(parsed)) if rows is not None and parsed else None
     redo = batch == current.last_batch  # completing a batch a dead run left

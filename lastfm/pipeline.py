@@ -19,16 +19,19 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
-from lastfm import bookkeeping, ingest, sessions_stage, tables
+from lastfm import bookkeeping, ingest, planning, sessions_stage, tables
 from lastfm.bookkeeping import RunRecord
 from lastfm.config import JobConfig
 from lastfm.errors import DataQualityError
 from lastfm.ingest import Ingested
+from lastfm.planning import Held, Plan
 from lastfm.quality import checks, profiling, report
 from lastfm.question.rankings import plays_in_sessions, top_sessions, top_tracks
-from lastfm.storage.reading import cached, latest_commit, read_table
+from lastfm.storage.reading import cached, input_files, latest_commit, path_exists, qualified, read_table
+from lastfm.storage.record import read_record
 from lastfm.storage.writing import remove_stale_staging, write_single_tsv, write_table, write_text
 from lastfm.summary import RunSummary, Stopwatch, ranked_rows, top_session_rows
 
@@ -47,6 +50,7 @@ def run(spark: SparkSession, config: JobConfig) -> RunSummary:
     if config.as_of_version is None:
         status = bookkeeping.QUARANTINED if alert else bookkeeping.NOTHING_NEW if summary.nothing_new \
             else bookkeeping.SUCCEEDED
+        record.summary = summary  # what a later run decides "nothing new" by
         bookkeeping.append_run(spark, config, record, status, DataQualityError(alert) if alert else None)
     if alert:
         raise DataQualityError(alert)
@@ -64,18 +68,17 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
     """
     # Arguments
     started, clock, save = time.time(), Stopwatch(), config.as_of_version is None  # as-of: the deliverable only
-    bookkeeping.refuse_replay_over_daily_output(spark, config)
-    runs = bookkeeping.past_runs(spark, config) if save else []
-    # Read
+    runs = bookkeeping.past_runs(spark, config)
+    bookkeeping.refuse_replay_over_daily_output(spark, config, runs)
+    # Read: what the warehouse holds, once; the plan; its batches
     with clock.stage("parse"):
-        ingested = parse(spark, config, record)
+        ingested, the_plan = parse(spark, config, record)
     warnings = bookkeeping.admission_warnings(config, ingested)
     refused = bookkeeping.refusals_to_report(ingested.record, runs) if save else {}
     record.quarantined = list(refused)  # its row says which refusals it reported
     alert = bookkeeping.quarantine_alert(refused, config)
     plays = read_table(spark, config.table_path("plays"), None if save else ingested.plays.version)
-    sessions_held = sessions_stage.stored_state(spark, config, plays, ingested.batch) if save else None
-    previous = bookkeeping.unchanged_result(spark, config, ingested, runs, record, sessions_held)
+    previous = bookkeeping.unchanged_result(spark, config, ingested, runs, record, the_plan)
     if previous is not None:
         return replace(previous, nothing_new=True, stage_seconds=clock.seconds, expectation_warnings=warnings,
                        quarantine_unresolved=ingested.unresolved), alert
@@ -85,7 +88,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
         write, cache = table_writer(background, config, save), partial(cached, held=held)
         with clock.stage("sessions"):
             sessions, sessions_reused, sessions_from = sessions_stage.build_or_update_sessions(
-                spark, config, ingested, plays, sessions_held, record)
+                spark, config, ingested, plays, the_plan, record)
             sessions = cache(sessions)  # read by four stages
             if ingested.held is not None:
                 ingested.held.unpersist()
@@ -122,12 +125,35 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
     return summary, alert
 
 
-def parse(spark: SparkSession, config: JobConfig, record: RunRecord) -> Ingested:
-    """The plays the run answers from: the new input files' (ingest.py), or `plays` as of --as-of-version."""
-    ingested = ingest.as_of(spark, config) if config.as_of_version is not None else \
-        ingest.ingest(spark, config, record.run_id)
+def parse(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[Ingested, Plan]:
+    """The plays the run answers from, and the plan it carried out: the input files' the plan takes
+    (ingest.py), or `plays` as of --as-of-version."""
+    if config.as_of_version is not None:
+        ingested, the_plan = ingest.as_of(spark, config), planning.plan(Held(), [], config)
+    else:
+        ingested, the_plan = ingest.ingest(spark, config, read_held(spark, config), input_files(spark, config.input),
+                                           record.run_id)
     record.took(ingested)
-    return ingested
+    return ingested, the_plan
+
+
+def read_held(spark: SparkSession, config: JobConfig) -> Held:
+    """What the warehouse holds (planning.Held), read once at the run's start."""
+    files = read_record(spark, config.table_path(tables.FILES.name))
+    plays_uri = config.table_path("plays")
+    plays_exist = DeltaTable.isDeltaTable(spark, plays_uri)
+    sessions = sessions_stage.stored_state(spark, config, read_table(spark, plays_uri), files.completed_batch) \
+        if plays_exist and files.completed_batch is not None else None
+    gone = frozenset(c.path for c in files.pending if not path_exists(spark, c.path))
+    return Held(files=files, sessions=sessions, plays_exist=plays_exist, gone=gone)
+
+
+def plan_of(spark: SparkSession, config: JobConfig) -> Plan:
+    """The plan a run would carry out now (--plan): read, never written."""
+    if config.as_of_version is not None:
+        return planning.plan(Held(), [], config)
+    return planning.plan(read_held(spark, config), input_files(spark, config.input), config,
+                         qualified(spark, config.input))
 
 
 def table_writer(background: ThreadPoolExecutor, config: JobConfig, save: bool):

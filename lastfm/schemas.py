@@ -163,5 +163,9 @@ RUNS = StructType(
         # the rules `sessions_rules` (sessions.rules); "" while a rebuild is under way
         StructField("sessions_batch", LongType(), True),
         StructField("sessions_rules", StringType(), True),
+        # a finished run's summary (run_summary.json's object, JSON) and the sha256 of the
+        # deliverable it wrote: what "nothing new" and a replay over the output are decided by
+        StructField("summary", StringType(), True),
+        StructField("output_sha256", StringType(), True),
     ]
 )

@@ -2,9 +2,10 @@
 reused, and the last answer, kept where it still stands.
 
 `sessions` holds the plays of the batches up to some N under some rules (what the table's own
-rows say, `stored_state`): reused as it is when that is this run's batch; in an incremental run,
-updated for the users with plays in the batches since (a MERGE of the sessions
-question/session_update.py recomputes); else built anew from all plays. When the top sessions
+rows say, `stored_state`): the run's plan (planning.sessions_action) reuses it as it is when that
+is this run's batch; in an incremental run, updates it for the users with plays in the batches
+since (a MERGE of the sessions question/session_update.py recomputes); else builds it anew from
+all plays. When the top sessions
 after an update are those the last answering run wrote, its top tracks are this run's answer
 (`kept_answer`), with no play read.
 """
@@ -17,10 +18,11 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lastfm import bookkeeping, tables
+from lastfm import bookkeeping, planning, tables
 from lastfm.bookkeeping import RunRecord
 from lastfm.config import JobConfig
 from lastfm.ingest import Ingested
+from lastfm.planning import Plan
 from lastfm.question import sessions as sessions_module
 from lastfm.question.session_update import recomputed_sessions, replaced_sessions, session_bounds
 from lastfm.question.sessions import build_sessions
@@ -61,29 +63,28 @@ def stored_state(spark: SparkSession, config: JobConfig, plays: DataFrame, batch
 
 
 def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: Ingested, plays: DataFrame,
-                             state: tuple[int, str] | None, run: RunRecord):
-    """The `sessions` of `plays`, the plays the run answers from: (the sessions, reused, the state
-    they were reused or updated from: (batch, rules), or None when built anew).
+                             the_plan: Plan, run: RunRecord):
+    """The `sessions` of `plays`, the plays the run answers from, as the plan says (planning.py):
+    (the sessions, reused, the state they were reused or updated from: (batch, rules), or None when
+    built anew).
 
-    `state` is what the table holds (`stored_state`): reused when that is this run's batch under
-    these rules; in an incremental run whose sessions hold an earlier batch under these rules,
-    updated for the users with plays in the batches since (question/session_update.py); else
-    built from all plays. An --as-of-version run computes them and writes no table (the run
-    caches them)."""
+    Reused as the table holds them; updated for the users with plays in the batches since
+    `the_plan.sessions_from` (question/session_update.py: reused after all when those batches
+    added no valid play); or built from all plays. An --as-of-version run computes them and
+    writes no table (the run caches them)."""
     gap, path = config.session_gap_seconds, config.table_path
-    if config.as_of_version is not None:
+    if the_plan.sessions == planning.COMPUTE:
         return plays.transform(build_sessions(gap)), False, None
     rules = sessions_module.rules(gap)
     stamp = {BATCH: F.lit(ingested.batch).cast("long"), RULES: F.lit(rules)}
-    if state == (ingested.batch, rules) and not ingested.rebuilt:
-        run.sessions_batch, run.sessions_rules = state
+    state = (the_plan.sessions_from, rules)
+    run.sessions_batch, run.sessions_rules = ingested.batch, rules
+    if the_plan.sessions == planning.REUSE:
         return read_table(spark, path("sessions")), True, state
-    if (config.incremental and state is not None and state[1] == rules and state[0] < ingested.batch
-            and not ingested.rebuilt):
+    if the_plan.sessions == planning.UPDATE:
         sessions = read_table(spark, path("sessions"))
         bounds = session_bounds(sessions, plays.where(F.col(BATCH) > state[0]), gap)
         if not bounds:  # the batches since added no valid play
-            run.sessions_batch, run.sessions_rules = ingested.batch, rules
             return sessions, True, state
         log.info("updating the sessions of %d users with the plays of batches %d-%d", len(bounds), state[0] + 1,
                  ingested.batch)
@@ -104,7 +105,6 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
                               properties=tables.SESSIONS.properties)
         updated_from = None
     run.written["sessions"] = written.version
-    run.sessions_batch, run.sessions_rules = ingested.batch, rules
     return read_table(spark, path("sessions")), False, updated_from
 
 

@@ -1,6 +1,6 @@
 import json
 
-from lastfm.bookkeeping import answer_to_keep, quarantine_alert, refusals_to_report
+from lastfm.bookkeeping import answer_to_keep, last_answer, quarantine_alert, refusals_to_report
 from lastfm.config import JobConfig
 from lastfm.storage.record import Record
 
@@ -28,6 +28,15 @@ def test_the_answer_kept_is_the_last_one_written_by_a_run_that_passed_its_checks
     assert answer_to_keep([row("a", rules="gap=1800")], CONFIG, state) is None
     assert answer_to_keep([row("a", tables=("plays", "top_sessions"))], CONFIG, state) is None  # no answer written
     assert answer_to_keep([], CONFIG, state) is None
+
+
+def test_the_last_answer_is_the_latest_finished_run_that_recorded_its_summary():
+    older = {**row("a"), "summary": "{}"}
+    assert last_answer([row("f", status="failed"), {**row("n", status="nothing_new"), "summary": "{}"}, older]) \
+        is older
+    assert last_answer([{**row("q", status="quarantined"), "summary": "{}"}, older])["run_id"] == "q"
+    assert last_answer([row("old")]) is None  # a row of an older version of the job: no summary
+    assert last_answer([]) is None
 
 
 def test_a_refusal_is_reported_by_the_run_that_took_its_batch_its_retries_and_else_the_next_run():

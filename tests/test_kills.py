@@ -85,6 +85,35 @@ def fresh_warehouse(spark, root: Path) -> Path:
     return root / "work"
 
 
+def test_the_plan_printed_is_the_one_the_run_carries_out_and_printing_it_writes_nothing(
+        spark, history, tmp_path, capsys, caplog):
+    root, files, _ = history
+    work = fresh_warehouse(spark, root)
+    shutil.copy(files[1], work / "landing" / files[1].name)
+    before = {p: p.stat().st_size for p in work.rglob("*")}
+    assert run_job(spark, [*argv(work), "--plan"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert {p: p.stat().st_size for p in work.rglob("*")} == before
+    lines = printed.splitlines()
+    assert lines[:2] == ["plan: an incremental run", "batch 1: 1 file(s)"]
+    assert lines[2].startswith("  new file:/") and lines[2].split(": ", 1)[0].endswith(f"/landing/{files[1].name}")
+    assert "sessions: updated with the plays of batches 1-1" in lines
+    with caplog.at_level("INFO", logger="lastfm"):
+        assert run_job(spark, argv(work)) == 0
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("plan:")] == [printed]
+    # nothing new holds while the deliverable is the one the runs table records (its sha256)
+    output = work / "wh" / "top.tsv"
+    answered = output.read_text()
+    assert run_job(spark, argv(work)) == 0 and last_status(spark, work) == "nothing_new"
+    output.write_text(answered.replace("\t", " ", 1))  # edited by hand
+    assert run_job(spark, argv(work)) == 0 and last_status(spark, work) == "succeeded"
+    assert output.read_text() == answered
+
+
+def last_status(spark, work: Path) -> str:
+    return read_table(spark, str(work / "wh" / "tables" / "runs")).orderBy("ended_at").collect()[-1]["status"]
+
+
 # after each commit but the second of the three answer tables (written side by side, in any order:
 # after one of them, and after all three, are the states a kill there can leave)
 @pytest.mark.parametrize("stop_after", [n for n in range(1, DAY_COMMITS + 1) if n != 7])

@@ -1,10 +1,10 @@
-"""The record of files as plain values: the state its rows make, and what a batch takes."""
+"""The record of files as plain values: the state its rows make, and a batch claimed by one run."""
 
 from datetime import datetime
 
 import pytest
 
-from lastfm.errors import ConcurrentRunError, UsageError
+from lastfm.errors import ConcurrentRunError
 from lastfm.storage import record
 from lastfm.storage.reading import read_table
 from lastfm.storage.record import Claimed, record_of
@@ -27,57 +27,6 @@ def test_the_latest_row_of_a_path_is_its_state_and_a_claim_without_outcome_is_pe
     assert set(made.counted) == {"a"} and made.next_batch == 2
     done = record_of(rows + [row("b", 3, "quarantined"), row("c", 3, "duplicate")])
     assert done.pending == [] and done.completed_batch == 1 and done.unresolved == ["b"]
-
-
-def test_an_empty_record_takes_every_file_as_batch_0():
-    listing = [("b", 5, 2), ("a", 3, 1)]
-    assert record.plan(record_of([]), listing, full=False) == [Claimed("a", 3, 1, "new"), Claimed("b", 5, 2, "new")]
-    assert record_of([]).next_batch == 0 and record.is_rebuild([Claimed("a", 3, 1, "new")], 0)
-
-
-STATE = [row("kept", 1, "admitted", plays_batch=0), row("moved", 1, "admitted", plays_batch=0),
-         row("refused", 3, "quarantined"), row("dup", 3, "duplicate"), row("changed", 3, "changed", plays_batch=0)]
-
-
-def test_a_daily_run_takes_new_files_and_counted_ones_that_changed():
-    listing = [("kept", 10, 1), ("moved", 10, 2), ("refused", 10, 1), ("dup", 11, 1), ("changed", 10, 1),
-               ("fresh", 1, 1)]
-    claims = record.plan(record_of(STATE), listing, full=False)
-    assert claims == [Claimed("dup", 11, 1, "new"), Claimed("fresh", 1, 1, "new"), Claimed("moved", 10, 2, "touched")]
-    assert not record.is_rebuild(claims, 2)
-    # nothing changed: nothing to do
-    assert record.plan(record_of(STATE), [("kept", 10, 1), ("refused", 10, 1)], full=False) == []
-
-
-def test_a_full_run_takes_every_file_again_and_refuses_to_drop_missing_ones():
-    listing = [("kept", 10, 1), ("moved", 10, 1), ("refused", 10, 1), ("dup", 10, 1), ("changed", 10, 1)]
-    claims = record.plan(record_of(STATE), listing, full=True)
-    assert [(c.path, c.kind) for c in claims] == [("changed", "keep"), ("dup", "new"), ("kept", "reparse"),
-                                                  ("moved", "reparse"), ("refused", "new")]
-    assert record.is_rebuild(claims, 5)
-    with pytest.raises(UsageError,
-                       match=r"1 counted input file\(s\) no longer in the input, e.g. moved.*--forget-missing-files"):
-        record.plan(record_of(STATE), [f for f in listing if f[0] != "moved"], full=True)
-    forgotten = record.plan(record_of(STATE), [f for f in listing if f[0] != "moved"], full=True, forget_missing=True)
-    assert Claimed("moved", 10, 1, "forget") in forgotten
-    # a full run pointed at another input answers from it: the files of the first input are dropped
-    # without being told to, those gone from under this input still need it
-    other = [("file:/other/x", 5, 1)]
-    assert [(c.path, c.kind) for c in record.plan(record_of(STATE), other, full=True, input_root="file:/other")] == [
-        ("file:/other/x", "new"), *[(p, "forget") for p in ("changed", "kept", "moved")]]
-    with pytest.raises(UsageError, match="e.g. file:/in/gone"):
-        record.plan(record_of([*STATE, row("file:/in/gone", 1, "admitted", plays_batch=0)]), [("file:/in/x", 5, 1)],
-                    full=True, input_root="file:/in/")
-    # a daily run does not notice a deletion
-    assert record.plan(record_of(STATE), [f for f in listing if f[0] != "moved"], full=False) == []
-
-
-def test_readmit_takes_only_refused_files():
-    listing = [("kept", 10, 1), ("refused", 10, 1), ("changed", 10, 1)]
-    claims = record.plan(record_of(STATE), listing, full=False, readmit=("refused", "changed"))
-    assert claims == [Claimed("changed", 10, 1, "readmit"), Claimed("refused", 10, 1, "readmit")]
-    with pytest.raises(UsageError, match="--readmit kept: not a refused file"):
-        record.plan(record_of(STATE), listing, full=False, readmit=("kept",))
 
 
 def test_a_batch_is_claimed_by_one_run_only(spark, tmp_path):

@@ -4,10 +4,11 @@
         [--session-gap-minutes 20] [--top-sessions 50] [--top-tracks 10] \
         [--max-reject-fraction 0.001] [--max-duplicate-fraction 0.01] [--warn-only] [--verbose] \
         [--incremental | --as-of-version N [--replace-output]] [--max-repeat-fraction 0.5] \
-        [--readmit PATH]... [--forget-missing-files] [--max-days-without-new-files 3]
+        [--readmit PATH]... [--forget-missing-files] [--max-days-without-new-files 3] [--plan]
 
-Prints the stages as they run, then the top songs and where the files are; the whole run summary
-is in run_summary.json beside the output (printed too with --verbose).
+Prints the run's plan and the stages as they run, then the top songs and where the files are; the
+whole run summary is in run_summary.json beside the output (printed too with --verbose). With
+--plan it prints the plan the run would carry out now, and writes nothing.
 
 Exit codes: 0 success, 2 bad usage or unusable input, 3 data-quality failure (an input file
 refused, and ingested around; no new file for too long), 4 another run changed the warehouse at
@@ -24,15 +25,15 @@ import sys
 from lastfm.commands import ArgumentParser, one_line, print_error
 from lastfm.config import JobConfig
 from lastfm.errors import JobError
-from lastfm.pipeline import run
+from lastfm.pipeline import plan_of, run
 from lastfm.platforms.session import build_spark
 from lastfm.summary import report_lines
 
 log = logging.getLogger("top_tracks")
 
 
-def parse_command_line(argv=None) -> tuple[JobConfig, bool]:
-    """(the run's configuration, --verbose)."""
+def parse_command_line(argv=None) -> tuple[JobConfig, bool, bool]:
+    """(the run's configuration, --verbose, --plan)."""
     parser = ArgumentParser(prog="top_tracks", description=__doc__.split("\n")[0])
     # one add_argument per option, in the order of the usage above (alike in shape, not repeated code)
     parser.add_argument("--input", required=True, help="raw TSV file or folder (any Hadoop URI)")
@@ -62,12 +63,14 @@ def parse_command_line(argv=None) -> tuple[JobConfig, bool]:
                         help="an incremental run fails when no new input file has landed for this many days (0: never)")
     parser.add_argument("--replace-output", action="store_true",
                         help="let --as-of-version write over the output of the runs that ingest")
+    parser.add_argument("--plan", action="store_true",
+                        help="print what the run would do now (files to take, sessions, answer) and write nothing")
     parser.add_argument("--verbose", action="store_true",
                         help="every library's INFO log lines, and the run summary printed as JSON")
     options = vars(parser.parse_args(argv))
-    verbose = options.pop("verbose")
+    verbose, show_plan = options.pop("verbose"), options.pop("plan")
     options["readmit"] = tuple(options["readmit"])
-    return JobConfig(**options), verbose
+    return JobConfig(**options), verbose, show_plan
 
 
 def parse_args(argv=None) -> JobConfig:
@@ -82,9 +85,12 @@ def main(argv=None) -> int:
                         datefmt=None if verbose else "%H:%M:%S")
     logging.getLogger("lastfm").setLevel(logging.INFO)  # the stages, as progress
     try:
-        config, verbose = parse_command_line(argv)
+        config, verbose, show_plan = parse_command_line(argv)
         spark = build_spark("lastfm-top-tracks")
         try:
+            if show_plan:
+                print("\n".join(plan_of(spark, config).lines()))
+                return 0
             summary = run(spark, config)
         finally:
             spark.stop()

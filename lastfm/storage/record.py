@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from lastfm.errors import ConcurrentRunError, UsageError
+from lastfm.errors import ConcurrentRunError
 from lastfm.schemas import BATCH, FILES
 from lastfm.storage.reading import read_table
 from lastfm.storage.writing import TableVersion, write_table
@@ -147,60 +147,6 @@ def read_record(spark: SparkSession, uri: str) -> Record:
     if not DeltaTable.isDeltaTable(spark, uri):
         return Record()
     return record_of([row.asDict() for row in read_table(spark, uri).collect()])
-
-
-def plan(record: Record, listing: list[tuple[str, int, int]], *, full: bool, readmit: tuple[str, ...] = (),
-         forget_missing: bool = False, input_root: str = "") -> list[Claimed]:
-    """The files the next batch takes, each with how (NEW, TOUCHED, ...), in path order; [] when
-    there is nothing to do. `listing`: (path, size, modification time) of the input's files.
-
-    Incremental (`full` false): files never counted, or refused or skipped before and changed since
-    (NEW); counted files whose size or time changed (TOUCHED); the files named in `readmit`
-    (READMIT). A full run takes every file: the refused and skipped ones judged again (NEW, under
-    this run's options), every counted file parsed again (REPARSE), its plays kept as they are
-    when it changed after it was counted (KEEP), dropped when it is gone from the input and
-    `forget_missing` says so (FORGET; without it, UsageError). A counted file that was never under
-    `input_root` (the input's qualified path; "" holds every path) is dropped by a full run
-    whatever `forget_missing` says: the run was pointed at another input, and answers from it."""
-    listed = {path: (size, modified) for path, size, modified in listing}
-    unknown = [path for path in readmit if path not in listed or path not in record.with_status(*REFUSED)]
-    if unknown:
-        refused = ", ".join(record.unresolved) or "none"
-        raise UsageError(f"--readmit {unknown[0]}: not a refused file of the input (refused files: {refused})")
-    claims = []
-    for path, (size, modified) in sorted(listed.items()):
-        row = record.state.get(path)
-        same = row is not None and (row["size"], row["modified"]) == (size, modified)
-        if path in readmit:
-            kind = READMIT
-        elif row is None or row["status"] in (FORGOTTEN, PENDING):
-            kind = NEW
-        elif row["status"] in COUNTED:
-            if full:  # a file that changed after it was counted keeps its plays, unless it changed again
-                kind = KEEP if row["status"] == CHANGED and same else REPARSE
-            else:
-                kind = None if same else TOUCHED
-        else:  # refused or skipped: judged again once it changes, and by every full run
-            kind = NEW if full or not same else None
-        if kind is not None:
-            claims.append(Claimed(path, size, modified, kind))
-    if not claims and not full:
-        return []
-    missing = sorted(set(record.counted) - set(listed))
-    root = input_root.rstrip("/")
-    gone = [path for path in missing if not root or path == root or path.startswith(root + "/")]
-    if full and gone and not forget_missing:
-        raise UsageError(f"{len(gone)} counted input file(s) no longer in the input, e.g. {gone[0]}: a full run "
-                         "would drop their plays; put them back, or run with --forget-missing-files to drop them")
-    if full:
-        claims += [Claimed(path, record.state[path]["size"], record.state[path]["modified"], FORGET)
-                   for path in missing]
-    return claims
-
-
-def is_rebuild(claims: list[Claimed], batch: int) -> bool:
-    """Whether the batch rewrites `plays` whole (a full run, or the first batch) rather than adding to it."""
-    return batch == 0 or any(c.kind in (REPARSE, KEEP, FORGET) for c in claims)
 
 
 def claim(spark: SparkSession, uri: str, batch: int, claims: list[Claimed], run_id: str) -> None:
