@@ -37,7 +37,6 @@ from lastfm import tables
 from lastfm.config import JobConfig
 from lastfm.errors import ConcurrentRunError, DataQualityError, JobError, UsageError
 from lastfm.planning import REUSE, Plan
-from lastfm.question import sessions
 from lastfm.storage.reading import path_exists, read_table, small_text
 from lastfm.storage.writing import write_table
 from lastfm.summary import RunSummary
@@ -138,11 +137,11 @@ def output_unchanged(spark: SparkSession, config: JobConfig, row: dict) -> bool:
 
 
 def unchanged_result(spark: SparkSession, config: JobConfig, ingested: Ingested, runs: list[dict],
-                     run: RunRecord, the_plan: Plan) -> RunSummary | None:
+                     the_plan: Plan) -> RunSummary | None:
     """The summary of the last finished run, when this is an incremental run that takes no file
     (`the_plan`) and reuses `sessions`, that run asked the same question and answered from this
-    batch, and the deliverable is still the one it wrote (its sha256, in its row): nothing to redo
-    (`run` is told what `sessions` holds). None otherwise."""
+    batch, and the deliverable is still the one it wrote (its sha256, in its row): nothing to redo.
+    None otherwise."""
     last = last_answer(runs)
     if not the_plan.takes_nothing or the_plan.sessions != REUSE or last is None:
         return None
@@ -151,7 +150,6 @@ def unchanged_result(spark: SparkSession, config: JobConfig, ingested: Ingested,
             or not output_unchanged(spark, config, last):
         return None
     log.info("nothing new in %s since the last run: tables and %s unchanged", config.input, config.output)
-    run.sessions_batch, run.sessions_rules = ingested.batch, sessions.rules(config.session_gap_seconds)
     return summary
 
 

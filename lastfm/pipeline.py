@@ -30,6 +30,7 @@ from lastfm.ingest import Ingested
 from lastfm.planning import Held, Plan
 from lastfm.quality import checks, profiling, report
 from lastfm.question.rankings import plays_in_sessions, top_sessions, top_tracks
+from lastfm.question.sessions import rules
 from lastfm.storage.reading import cached, input_files, latest_commit, path_exists, qualified, read_table
 from lastfm.storage.record import read_record
 from lastfm.storage.writing import remove_stale_staging, write_single_tsv, write_table, write_text
@@ -78,17 +79,22 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
     record.quarantined = list(refused)  # its row says which refusals it reported
     alert = bookkeeping.quarantine_alert(refused, config)
     plays = read_table(spark, config.table_path("plays"), None if save else ingested.plays.version)
-    previous = bookkeeping.unchanged_result(spark, config, ingested, runs, record, the_plan)
+    previous = bookkeeping.unchanged_result(spark, config, ingested, runs, the_plan)
+    sessions_after = (ingested.batch, rules(config.session_gap_seconds)) if save else (None, None)  # for the row
     if previous is not None:
+        record.sessions_batch, record.sessions_rules = sessions_after
         return replace(previous, nothing_new=True, stage_seconds=clock.seconds, expectation_warnings=warnings,
                        quarantine_unresolved=ingested.unresolved), alert
     warnings += checks.check_parse(ingested.profile["rows"], config)
     # Transform, and write the small tables in the background
-    with ExitStack() as held, ThreadPoolExecutor(max_workers=4, thread_name_prefix="background") as background:
-        write, cache = table_writer(background, config, save), partial(cached, held=held)
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=4, thread_name_prefix="background") as background:
+        write, cache = table_writer(background, config, save), partial(cached, held=stack)
         with clock.stage("sessions"):
-            sessions, sessions_reused, sessions_from = sessions_stage.build_or_update_sessions(
-                spark, config, ingested, plays, the_plan, record)
+            sessions, sessions_reused, sessions_from, written = sessions_stage.build_or_update_sessions(
+                spark, config, ingested, plays, the_plan)
+            if written is not None:
+                record.written["sessions"] = written
+            record.sessions_batch, record.sessions_rules = sessions_after
             sessions = cache(sessions)  # read by four stages
             if ingested.held is not None:
                 ingested.held.unpersist()

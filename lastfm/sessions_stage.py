@@ -19,7 +19,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lastfm import bookkeeping, planning, tables
-from lastfm.bookkeeping import RunRecord
 from lastfm.config import JobConfig
 from lastfm.ingest import Ingested
 from lastfm.planning import Plan
@@ -63,10 +62,10 @@ def stored_state(spark: SparkSession, config: JobConfig, plays: DataFrame, batch
 
 
 def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: Ingested, plays: DataFrame,
-                             the_plan: Plan, run: RunRecord):
+                             the_plan: Plan) -> tuple[DataFrame, bool, tuple[int, str] | None, int | None]:
     """The `sessions` of `plays`, the plays the run answers from, as the plan says (planning.py):
     (the sessions, reused, the state they were reused or updated from: (batch, rules), or None when
-    built anew).
+    built anew, the version of `sessions` written, or None).
 
     Reused as the table holds them; updated for the users with plays in the batches since
     `the_plan.sessions_from` (question/session_update.py: reused after all when those batches
@@ -74,18 +73,17 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
     writes no table (the run caches them)."""
     gap, path = config.session_gap_seconds, config.table_path
     if the_plan.sessions == planning.COMPUTE:
-        return plays.transform(build_sessions(gap)), False, None
+        return plays.transform(build_sessions(gap)), False, None, None
     rules = sessions_module.rules(gap)
     stamp = {BATCH: F.lit(ingested.batch).cast("long"), RULES: F.lit(rules)}
     state = (the_plan.sessions_from, rules)
-    run.sessions_batch, run.sessions_rules = ingested.batch, rules
     if the_plan.sessions == planning.REUSE:
-        return read_table(spark, path("sessions")), True, state
+        return read_table(spark, path("sessions")), True, state, None
     if the_plan.sessions == planning.UPDATE:
         sessions = read_table(spark, path("sessions"))
         bounds = session_bounds(sessions, plays.where(F.col(BATCH) > state[0]), gap)
         if not bounds:  # the batches since added no valid play
-            return sessions, True, state
+            return sessions, True, state, None
         log.info("updating the sessions of %d users with the plays of batches %d-%d", len(bounds), state[0] + 1,
                  ingested.batch)
         replaced, condition = replaced_sessions(spark, bounds)
@@ -104,8 +102,7 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
         written = write_table(built, path("sessions"), constraints=tables.SESSIONS.constraints,
                               properties=tables.SESSIONS.properties)
         updated_from = None
-    run.written["sessions"] = written.version
-    return read_table(spark, path("sessions")), False, updated_from
+    return read_table(spark, path("sessions")), False, updated_from, written.version
 
 
 def kept_answer(spark: SparkSession, config: JobConfig, runs: list[dict], sessions_from: tuple[int, str] | None,
