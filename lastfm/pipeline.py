@@ -104,14 +104,15 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
         with clock.stage("top_sessions"):
             longest = cache(sessions.transform(top_sessions(config.top_sessions)))
             top_session_list = top_session_rows(longest)
-            # before this run's tables are written
             kept = sessions_stage.kept_answer(spark, config, runs, sessions_from, longest)
-            writes = {"top_sessions": write("top_sessions", longest)}
+            writes = {} if kept else {"top_sessions": write("top_sessions", longest)}
+            record.written.update(kept.versions if kept else {})  # the answer's tables, as they stand
         with clock.stage("top_tracks"):
-            top = cache(kept if kept is not None else
+            top = cache(kept.top_tracks if kept else
                         plays.transform(plays_in_sessions(longest)).transform(top_tracks(config.top_tracks)))
             top_rows = ranked_rows(top)
-            writes["top_tracks"] = write("top_tracks", top)
+            if not kept:
+                writes["top_tracks"] = write("top_tracks", top)
         with clock.stage("check_output"):
             found, known_answer = checks.check_output(top, top_rows, plays, longest, config,
                                                       ingested.profile["rows"]["read"], kept is not None)

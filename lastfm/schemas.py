@@ -153,7 +153,8 @@ RUNS = StructType(
         StructField("error", StringType(), True),  # the one line the run ended with
         StructField("input_files_ingested", ArrayType(StringType(), False), False),
         StructField("rows_added", LongType(), False),  # valid plays + rejected lines ingested
-        StructField("table_versions", MapType(StringType(), LongType(), False), False),  # the versions it wrote
+        # the versions it wrote, and those of `top_sessions` and `top_tracks` whose answer it kept
+        StructField("table_versions", MapType(StringType(), LongType(), False), False),
         StructField("config", StringType(), False),  # the run's options, JSON
         StructField(BATCH, LongType(), True),  # the batch of the record the run answered from
         StructField("input_files_duplicate", ArrayType(StringType(), False), True),  # re-deliveries skipped

@@ -13,6 +13,7 @@ after an update are those the last answering run wrote, its top tracks are this 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -105,15 +106,22 @@ def build_or_update_sessions(spark: SparkSession, config: JobConfig, ingested: I
     return read_table(spark, path("sessions")), False, updated_from, written.version
 
 
+@dataclass(frozen=True)
+class KeptAnswer:
+    top_tracks: DataFrame
+    versions: dict[str, int]  # the versions of `top_sessions` and `top_tracks` that hold it
+
+
 def kept_answer(spark: SparkSession, config: JobConfig, runs: list[dict], sessions_from: tuple[int, str] | None,
-                longest: DataFrame) -> DataFrame | None:
-    """The top tracks of the run that answered last, where they are this run's answer without a play
-    read: that run passed its checks on the same question from the sessions this run's were updated
-    from (bookkeeping.answer_to_keep), the tables still hold its top sessions and tracks (called
-    before this run writes them), and its top sessions are `longest`, row for row. Exact: the plays
-    since were appended only (else the sessions are built anew), and a session's plays are its
-    user's from its start to its end, so the same sessions with the same counts hold the same
-    plays. None otherwise."""
+                longest: DataFrame) -> KeptAnswer | None:
+    """The answer of the run that answered last, where it is this run's without a play read: that
+    run passed its checks on the same question from the sessions this run's were updated from
+    (bookkeeping.answer_to_keep), the tables still hold its top sessions and tracks (nothing wrote
+    them since), and its top sessions are `longest`, row for row. Exact: the plays since were
+    appended only (else the sessions are built anew), and a session's plays are its user's from its
+    start to its end, so the same sessions with the same counts hold the same plays. The run then
+    writes neither table: its row names the versions it kept, for the next run to keep them too.
+    None otherwise."""
     row = bookkeeping.answer_to_keep(runs, config, sessions_from) if sessions_from is not None else None
     versions = {name: row["table_versions"].get(name) for name in ("top_sessions", "top_tracks")} if row else {}
     if not versions or any((latest_commit(spark, config.table_path(name)) or {}).get("version") != version
@@ -122,5 +130,4 @@ def kept_answer(spark: SparkSession, config: JobConfig, runs: list[dict], sessio
     before = read_table(spark, config.table_path("top_sessions"), versions["top_sessions"]).select(*longest.columns)
     if sorted(before.collect()) != sorted(longest.collect()):
         return None
-    tracks = read_table(spark, config.table_path("top_tracks"), versions["top_tracks"])
-    return spark.createDataFrame(tracks.collect(), tracks.schema)  # held: this run writes the table anew
+    return KeptAnswer(read_table(spark, config.table_path("top_tracks"), versions["top_tracks"]), versions)
