@@ -1,7 +1,8 @@
 """The daily path as an operator meets it, through the job's command line (`main`, in this test's
 JVM: the same parser, errors and exit codes as spark-submit, at a fraction of the start-up):
-Delta's own log cleanup after a month, full rebuilds between daily runs, re-delivered and bad
-files, maintenance by someone else, kills at every step. Every answer is checked against DuckDB
+Delta's own log cleanup after a month, full rebuilds between daily runs, re-delivered, changed
+and future-dated files, replays, maintenance by someone else and the operator's guard rails. Each
+test is one storyline of days, checked after each step. Every answer is checked against DuckDB
 on the files that should count, every count against the lines written by hand or generated."""
 
 import hashlib
@@ -15,8 +16,9 @@ from delta.tables import DeltaTable
 
 from lastfm.commands import top_tracks
 from lastfm.question.parsing import parse_lines, valid_plays
-from lastfm.storage.maintenance import LISTING_PARALLELISM
-from lastfm.storage.reading import read_lines, read_table
+from lastfm.storage.maintenance import maintain
+from lastfm.storage.reading import latest_commit, read_lines, read_table
+from lastfm.tables import ANSWER_TABLES, WAREHOUSE
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
 from lastfm.testing.sample_data import land, write_sample
@@ -77,6 +79,11 @@ def runs(spark, tmp_path):
     return read_table(spark, str(tmp_path / "wh" / "runs")).orderBy("ended_at").collect()
 
 
+def versions(spark, tmp_path):
+    """The latest version of each table a run answers with."""
+    return {name: latest_commit(spark, str(tmp_path / "wh" / name))["version"] for name in ANSWER_TABLES}
+
+
 def one_error_line(err):
     lines = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1, err
@@ -133,22 +140,8 @@ def test_full_rebuilds_and_daily_runs_interleave_in_any_order(spark, tmp_path, j
     assert statuses == ["succeeded"] * 3 + ["nothing_new", "succeeded", "nothing_new", "succeeded"]
 
 
-def test_a_redelivered_file_counts_once_whatever_its_name(spark, tmp_path, job):
-    lines = history_lines(tmp_path)
-    files = [land(tmp_path / "landing", "a", lines[:3000]), land(tmp_path / "landing", "b", lines[3000:])]
-    assert job("--incremental")[0] == 0
-    before = answer(tmp_path)
-    again = land(tmp_path / "landing", "b-resent", list(reversed(lines[3000:])))  # same lines, another order and name
-    code, out, err = job("--incremental")
-    assert code == 0, err
-    assert f"input file file:{again} skipped: same content as file:{files[1]}" in err
-    assert list(summary(tmp_path)["input_files_duplicate"]) == [f"file:{again}"]
-    assert answer(tmp_path) == before == expected(files)
-    assert plays_count(spark, tmp_path) == valid_count(spark, files)
-    assert runs(spark, tmp_path)[-1]["input_files_duplicate"] == [f"file:{again}"]
-
-
-def test_a_partial_redelivery_is_quarantined_and_the_alert_outlives_a_retry(spark, tmp_path, job):
+def test_a_partial_redelivery_is_quarantined_the_alert_outlives_a_retry_and_a_whole_one_counts_once(
+        spark, tmp_path, job):
     lines = history_lines(tmp_path)
     files = [land(tmp_path / "landing", "a", lines[:3000])]
     assert job("--incremental")[0] == 0
@@ -165,13 +158,18 @@ def test_a_partial_redelivery_is_quarantined_and_the_alert_outlives_a_retry(spar
     # a retry reports the same refusal
     code, _, err = job("--incremental")
     assert code == 3 and one_error_line(err) == line
-    # the next day's run succeeds and still lists the refused file
+    # the next day's run succeeds and still lists the refused file; a whole re-delivery of an
+    # earlier day (the same lines, in another order, under another name) lands beside it, and counts once
     files.append(land(tmp_path / "landing", "c", lines[3610:]))
+    again = land(tmp_path / "landing", "b-resent", list(reversed(lines[3000:3600])))
     code, _, err = job("--incremental")
     assert code == 0, err
+    assert f"input file file:{again} skipped: same content as file:{good}" in err
+    assert list(summary(tmp_path)["input_files_duplicate"]) == [f"file:{again}"]
+    assert runs(spark, tmp_path)[-1]["input_files_duplicate"] == [f"file:{again}"]
     assert summary(tmp_path)["quarantine_unresolved"] == [f"file:{resent}"]
     assert runs(spark, tmp_path)[-1]["quarantine_unresolved"] == [f"file:{resent}"]
-    assert answer(tmp_path) == expected(files)
+    assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)
     # re-admitted as it is, by the documented command: its plays count (repeats and all, which the
     # duplicate-plays expectation then has to allow)
     code, _, err = job("--incremental", "--readmit", f"file:{resent}", "--max-duplicate-fraction", "0.2")
@@ -181,93 +179,110 @@ def test_a_partial_redelivery_is_quarantined_and_the_alert_outlives_a_retry(spar
     assert summary(tmp_path)["quarantine_unresolved"] == []
 
 
-def test_a_bad_file_is_refused_and_never_stops_the_following_days(spark, tmp_path, job):
-    lines = history_lines(tmp_path)
-    files = [land(tmp_path / "landing", "a", lines[:2500])]
-    assert job("--incremental")[0] == 0
-    future = land(tmp_path / "landing", "future",
-                  [f"user_000001\t2030-01-01T00:{m:02d}:00Z\t\tA\t\tB" for m in range(10)])
-    files.append(land(tmp_path / "landing", "b", lines[2510:3500]))
-    code, _, err = job("--incremental")
-    assert code == 3 and str(future) in one_error_line(err) and "after the run's start" in one_error_line(err)
-    assert answer(tmp_path) == expected(files)
-    files.append(land(tmp_path / "landing", "c", lines[3500:]))
-    code, _, err = job("--incremental")
-    assert code == 0, err
-    assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)
-    # a full rebuild holds the same plays: the refused file stays out
-    assert job()[0] == 0 and answer(tmp_path) == expected(files)
-
-
-def test_a_file_changed_after_it_was_counted_keeps_its_plays_and_is_refused(spark, tmp_path, job):
+def test_a_changed_file_and_a_future_dated_one_are_refused_and_never_stop_the_following_days(spark, tmp_path, job):
     lines = history_lines(tmp_path)
     first = land(tmp_path / "landing", "a", lines[:2000])
     original = tmp_path / "original.tsv"
     original.write_text(first.read_text())
     files = [original, land(tmp_path / "landing", "b", lines[2000:3000])]
     assert job("--incremental")[0] == 0
-    before = answer(tmp_path)
+    deliverable, before = (tmp_path / "out" / "top.tsv").read_bytes(), versions(spark, tmp_path)
+    # a file counted already, changed: refused, its plays as counted, the tables and answer unchanged
     first.write_text(first.read_text() + "".join(line + "\n" for line in lines[3000:3100]))
     code, _, err = job("--incremental")
-    assert code == 3 and "content changed after it was counted" in one_error_line(err)
-    assert answer(tmp_path) == before and plays_count(spark, tmp_path) == valid_count(spark, files)
-    files.append(land(tmp_path / "landing", "c", lines[3100:]))
-    assert job("--incremental")[0] == 0
-    assert job()[0] == 0  # a full rebuild keeps the plays counted, not the file's new content
-    assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)
-
-
-def test_maintenance_by_someone_else_between_daily_runs(spark, tmp_path, job):
-    lines = history_lines(tmp_path)
-    files = [land(tmp_path / "landing", "a", lines[:2000])]
-    assert job("--incremental")[0] == 0
-    files.append(land(tmp_path / "landing", "b", lines[2000:3000]))
-    assert job("--incremental")[0] == 0
-    # VACUUM RETAIN 0 needs the safety check off; its listing in 2 tasks rather than Spark's default
-    # 10,000 (40-60 s of empty tasks per table in local mode), as maintain.py does
-    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-    spark.conf.set(LISTING_PARALLELISM, "2")
-    try:
-        for table in ("plays", "rejects", "sessions", "files", "runs"):
-            uri = str(tmp_path / "wh" / table)
-            spark.sql(f"OPTIMIZE delta.`{uri}`")
-            spark.sql(f"VACUUM delta.`{uri}` RETAIN 0 HOURS")
-            spark.sql(f"ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ('owner.note' = 'compacted by hand')")
-    finally:
-        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")
-        spark.conf.unset(LISTING_PARALLELISM)
-    files.append(land(tmp_path / "landing", "c", lines[3000:]))
+    assert code == 3 and f"input file file:{first} refused: content changed after it was counted" in one_error_line(err)
+    changed = versions(spark, tmp_path)
+    assert all(changed[t] == before[t] for t in ("plays", "rejects", "sessions")), (before, changed)
+    assert (tmp_path / "out" / "top.tsv").read_bytes() == deliverable
+    assert plays_count(spark, tmp_path) == valid_count(spark, files)
+    # the next day, a file with plays after the run's start beside a good one: refused, the good one in
+    future = land(tmp_path / "landing", "future",
+                  [f"user_000001\t2030-01-01T00:{m:02d}:00Z\t\tA\t\tB" for m in range(10)])
+    files.append(land(tmp_path / "landing", "c", lines[3100:3500]))
+    code, _, err = job("--incremental")
+    assert code == 3 and str(future) in one_error_line(err) and "after the run's start" in one_error_line(err)
+    assert answer(tmp_path) == expected(files)
+    files.append(land(tmp_path / "landing", "d", lines[3500:]))
     code, _, err = job("--incremental")
     assert code == 0, err
     assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)
-    # the replay of a version whose files VACUUM removed: one line, exit 2
-    code, _, err = job("--as-of-version", "0", output="replay/top.tsv")
-    assert code == 2 and "no version 0 that can still be read" in one_error_line(err)
+    # a full rebuild holds the same plays: the changed file's as counted, not its new content, and
+    # the future-dated file stays out
+    assert job()[0] == 0
+    assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)
+    rows = [r for r in runs(spark, tmp_path) if r["status"] != "rebuilding"]
+    assert [(r["mode"], r["status"]) for r in rows] == [("incremental", "succeeded"), ("incremental", "quarantined"),
+                                                        ("incremental", "quarantined"), ("incremental", "succeeded"),
+                                                        ("full", "succeeded")]
+    assert len(rows[0]["input_files_ingested"]) == 2 and rows[0]["rows_added"] == 3000
+    assert rows[0]["table_versions"] == {name: 0 for name in ANSWER_TABLES}
+    assert "content changed after it was counted" in rows[1]["error"]
+    assert rows[1]["quarantine_unresolved"] == [f"file:{first}"]
 
 
-def test_the_operators_guard_rails(spark, tmp_path, job):
+def test_replays_maintenance_by_someone_else_and_the_operators_guard_rails(spark, tmp_path, job):
     lines = history_lines(tmp_path)
+    deliverable = tmp_path / "out" / "top.tsv"
     first = land(tmp_path / "landing", "a", lines[:2000])
     assert job("--incremental")[0] == 0
-    land(tmp_path / "landing", "b", lines[2000:])
+    day_one, day_one_summary = deliverable.read_bytes(), summary(tmp_path)
+    second = land(tmp_path / "landing", "b", lines[2000:3000])
     assert job("--incremental")[0] == 0
-    # --as-of-version does not write over the daily output unless told to
-    code, _, err = job("--as-of-version", "0")
+    assert deliverable.read_bytes() != day_one
+    before = versions(spark, tmp_path)
+    # --as-of-version rebuilds an earlier day's answer and changes no table; it does not write over
+    # the daily output unless told to
+    day_one_version = str(day_one_summary["tables"]["plays"]["version"])
+    code, _, err = job("--as-of-version", day_one_version)
     assert code == 2 and "--replace-output" in one_error_line(err)
-    assert job("--as-of-version", "0", "--replace-output")[0] == 0
-    assert answer(tmp_path) == expected([first])
-    # a leftover of a run killed in the deliverable stage is removed by the next good run
+    assert job("--as-of-version", day_one_version, "--replace-output")[0] == 0
+    assert deliverable.read_bytes() == day_one and answer(tmp_path) == expected([first])
+    assert summary(tmp_path)["rows_valid"] == day_one_summary["rows_valid"]
+    code, _, err = job("--as-of-version", "7", output="replay/top.tsv")
+    assert code == 2 and "has no version 7" in one_error_line(err)
+    assert versions(spark, tmp_path) == before
+    # a leftover of a run killed in the deliverable stage is removed by the next good run, which
+    # answers again over the replay
     leftover = tmp_path / "out" / ".top.tsv.staging-dead"
     leftover.mkdir()
     os.utime(leftover, (time.time() - 86_400, time.time() - 86_400))
     assert job("--incremental")[0] == 0 and not leftover.exists()
+    assert answer(tmp_path) == expected([first, second])
     # the summary names the deliverable it belongs to
-    assert summary(tmp_path)["output_sha256"] == hashlib.sha256((tmp_path / "out" / "top.tsv").read_bytes()).hexdigest()
-    # no new file: a warning, and a failure after the stated number of days
-    code, out, err = job("--incremental")
+    assert summary(tmp_path)["output_sha256"] == hashlib.sha256(deliverable.read_bytes()).hexdigest()
+
+    # maintenance by someone else: every table of the job compacted and vacuumed with retention 0
+    # (jobs/maintain.py), then a property set by hand, a commit of its own
+    answered = deliverable.read_bytes()
+    done = maintain(spark, str(tmp_path / "wh"), retention_hours=0, allow_short_retention=True)
+    assert set(done) == {name for name in WAREHOUSE if DeltaTable.isDeltaTable(spark, str(tmp_path / "wh" / name))}
+    assert {"plays", "sessions", "runs", "files"} <= set(done)
+    assert done["plays"].files_after == 1 < done["plays"].files_before
+    for name in done:
+        uri = str(tmp_path / "wh" / name)
+        assert "VACUUM END" in [r[0] for r in DeltaTable.forPath(spark, uri).history(3).select("operation").collect()]
+        spark.sql(f"ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ('owner.note' = 'compacted by hand')")
+    assert deliverable.read_bytes() == answered  # the deliverable is no table: untouched
+    # no new file: nothing to do (the job keys nothing on the tables' versions), a warning, and a
+    # failure after the stated number of days
+    before = versions(spark, tmp_path)
+    code, _, err = job("--incremental")
     assert code == 0 and "no new input file" in err
+    last = runs(spark, tmp_path)[-1]
+    assert last["status"] == "nothing_new" and last["table_versions"] == {} and last["input_files_ingested"] == []
+    assert versions(spark, tmp_path) == before and deliverable.read_bytes() == answered
     code, _, err = job("--incremental", "--max-days-without-new-files", "0.000001")
     assert code == 3 and "--max-days-without-new-files" in one_error_line(err)
+    # the next day: DuckDB's answer on the three files
+    third = land(tmp_path / "landing", "c", lines[3000:])
+    code, _, err = job("--incremental")
+    assert code == 0, err
+    files = [first, second, third]
+    assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)
+    # the replay of a version whose files VACUUM removed: one line, exit 2
+    code, _, err = job("--as-of-version", day_one_version, output="replay/top.tsv")
+    assert code == 2 and f"no version {day_one_version} that can still be read" in one_error_line(err)
+
     # a full rebuild that would drop the plays of a file gone from the input refuses, unless told
     # to; told to, the file's lines under another name (it was moved) count again, once
     moved = first.rename(first.with_name("a-moved.tsv"))
@@ -275,5 +290,5 @@ def test_the_operators_guard_rails(spark, tmp_path, job):
     assert code == 2 and "--forget-missing-files" in one_error_line(err)
     code, _, err = job("--forget-missing-files")
     assert code == 0, err
-    files = [moved, tmp_path / "landing" / "day=b" / "b.tsv"]
+    files = [moved, second, third]
     assert answer(tmp_path) == expected(files) and plays_count(spark, tmp_path) == valid_count(spark, files)

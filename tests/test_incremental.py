@@ -14,7 +14,6 @@ from pyspark.sql import functions as F
 
 from lastfm import ingest, pipeline
 from lastfm.config import JobConfig
-from lastfm.errors import DataQualityError, UsageError
 from lastfm.pipeline import run
 from lastfm.question.parsing import parse_lines, valid_plays
 from lastfm.question.sessions import build_sessions
@@ -42,73 +41,62 @@ def sessions_rows(spark, config):
                   .collect())
 
 
+def full_sessions(spark, config):
+    """The sessions of one parse of every input file, by the full run's own transforms."""
+    every_file = valid_plays(read_lines(spark, config.input).transform(parse_lines))
+    return sorted(tuple(r) for r in every_file.transform(build_sessions(config.session_gap_seconds)).collect())
+
+
 def versions(spark, config):
     return {name: latest_commit(spark, config.table_path(name))["version"] for name in ANSWER_TABLES}
 
 
 @pytest.mark.e2e
-def test_daily_files_with_late_plays_end_as_a_full_run_does(spark, tmp_path):
+def test_daily_files_with_late_plays_and_a_run_killed_writing_its_deliverable_end_as_a_full_run_does(
+        spark, tmp_path, monkeypatch):
     sample = write_sample(tmp_path / "sample.tsv", rows=4000, users=8, seed=5, malformed_every=900)
     lines = sample.read_text(encoding="utf-8").splitlines()
     random.Random(7).shuffle(lines)  # every day holds plays older than the day before's: late data
     days = [lines[:2000], lines[2000:3500], lines[3500:]]
     incremental, full = configs(tmp_path, top_sessions=5, top_tracks=8, max_reject_fraction=0.01)
 
-    summaries = []
     for day, day_lines in enumerate(days):
         land(tmp_path / "landing", f"2026-11-{day + 1:02d}", day_lines)
-        summaries.append(run(spark, incremental))
-    assert [s.rows_added for s in summaries] == [len(d) for d in days]
-    assert [len(s.input_files_ingested) for s in summaries] == [1, 1, 1]
-    # the second and third days were merged into the sessions, not rebuilt
+        if day == 1:
+            # killed between its side files and the deliverable (the kills between two commits are
+            # real SIGKILLs: tests/test_kills.py): the retry answers again, not "nothing new"
+            monkeypatch.setattr(pipeline, "write_single_tsv", lambda *a: (_ for _ in ()).throw(OSError("killed")))
+            with pytest.raises(OSError):
+                run(spark, incremental)
+            monkeypatch.undo()
+            assert not run(spark, incremental).nothing_new
+        else:
+            last = run(spark, incremental)
+    runs = (read_table(spark, incremental.table_path("runs")).where("status != 'rebuilding'")
+            .orderBy("started_at").collect())
+    assert [(r["status"], r["rows_added"], len(r["input_files_ingested"])) for r in runs] == [
+        ("succeeded", len(days[0]), 1), ("failed", len(days[1]), 1), ("succeeded", 0, 0),  # the retry took no file
+        ("succeeded", len(days[2]), 1)]
+    # the second and third days were merged into the sessions, not rebuilt (nor by the retry)
     assert versions(spark, incremental)["plays"] == 2 and versions(spark, incremental)["sessions"] == 2
 
     reference = run(spark, full)
+    plays_and_rejects = [(read_table(spark, c.table_path("plays")).count(),
+                          sorted(r[:2] for r in read_table(spark, c.table_path("rejects")).collect()))
+                         for c in (incremental, full)]
+    assert plays_and_rejects[0] == plays_and_rejects[1]  # every play once, every rejected line once
     assert sessions_rows(spark, incremental) == sessions_rows(spark, full)
     assert (tmp_path / "incremental" / "top.tsv").read_bytes() == (tmp_path / "full" / "top.tsv").read_bytes()
     assert read_tsv(incremental.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"), top_sessions=5,
                                                              top_tracks=8)
     for key in ("rows_read", "rows_valid", "rows_rejected", "sessions", "users", "duplicate_plays"):
-        assert getattr(summaries[-1], key) == getattr(reference, key), key
+        assert getattr(last, key) == getattr(reference, key), key
     # the profile of the batches combined is the profile of one parse of all the files; the
     # distinct names too, but one sketch and a union of sketches are read by other estimators
     profiles = [json.loads((tmp_path / name / "profile.json").read_text()) for name in ("incremental", "full")]
     distinct = [[p["columns"][c].pop("distinct_approx") for c in ("artist_name", "track_name")] for p in profiles]
     assert profiles[0] == profiles[1]
     assert all(abs(a - b) <= 0.02 * b for a, b in zip(*distinct)), distinct
-
-
-def test_nothing_new_changes_nothing_and_a_changed_file_is_refused(spark, tmp_path):
-    sample = write_sample(tmp_path / "sample.tsv", rows=1500, users=4, seed=8, malformed_every=10_000)
-    lines = sample.read_text(encoding="utf-8").splitlines()
-    incremental, _ = configs(tmp_path)
-    first = land(tmp_path / "landing", "a", lines[:1000])
-    land(tmp_path / "landing", "b", lines[1000:])
-    run(spark, incremental)
-    before, answer = versions(spark, incremental), (tmp_path / "incremental" / "top.tsv").read_bytes()
-
-    again = run(spark, incremental)
-    assert again.nothing_new and versions(spark, incremental) == before
-    assert (tmp_path / "incremental" / "top.tsv").read_bytes() == answer
-
-    first.write_text(first.read_text() + lines[0] + "\n")
-    with pytest.raises(DataQualityError,
-                       match=rf"input file .*{first.name} refused: content changed after it was counted"):
-        run(spark, incremental)
-    changed = versions(spark, incremental)
-    assert ({t: changed[t] for t in ("plays", "rejects", "sessions")}
-            == {t: before[t] for t in ("plays", "rejects", "sessions")})
-    assert (tmp_path / "incremental" / "top.tsv").read_bytes() == answer
-
-    runs = (read_table(spark, incremental.table_path("runs")).where("status != 'rebuilding'")
-            .orderBy("started_at").collect())
-    assert [(r["mode"], r["status"]) for r in runs] == [("incremental", "succeeded"), ("incremental", "nothing_new"),
-                                                        ("incremental", "quarantined")]
-    assert len(runs[0]["input_files_ingested"]) == 2 and runs[0]["rows_added"] == 1500
-    assert runs[0]["table_versions"] == {name: 0 for name in ANSWER_TABLES}
-    assert runs[1]["table_versions"] == {} and runs[1]["input_files_ingested"] == []
-    assert "content changed after it was counted" in runs[2]["error"]
-    assert runs[2]["quarantine_unresolved"] == [f"file:{first}"]
 
 
 def test_plays_are_laid_out_by_time_so_a_days_read_opens_the_files_of_its_time_only(spark, tmp_path, monkeypatch):
@@ -135,7 +123,7 @@ def test_plays_are_laid_out_by_time_so_a_days_read_opens_the_files_of_its_time_o
 
 def test_the_last_answer_is_kept_while_its_top_sessions_stand_and_recounted_when_they_change(spark, tmp_path):
     play = lambda user, stamp, track: f"{user}\t2009-05-{stamp}Z\t\tart\t\t{track}"  # noqa: E731
-    incremental, full = configs(tmp_path, top_sessions=1, top_tracks=2)
+    incremental, _ = configs(tmp_path, top_sessions=1, top_tracks=2)
     land(tmp_path / "landing", "1", [play("a", "01T10:00:00", "s1"), play("a", "01T10:05:00", "s1"),
                                      play("a", "01T10:10:00", "s2"), play("a", "01T10:15:00", "s1"),
                                      play("a", "01T10:20:00", "s3"), play("b", "02T10:00:00", "s2"),
@@ -147,54 +135,17 @@ def test_the_last_answer_is_kept_while_its_top_sessions_stand_and_recounted_when
     land(tmp_path / "landing", "3", [play("a", "01T10:12:00", "s3")])  # late, inside a's session: its count changes
     recounted = run(spark, incremental)
     assert not recounted.top_tracks_reused and read_tsv(incremental.output) == [("art", "s1", 3), ("art", "s3", 2)]
-    run(spark, full)
-    assert read_tsv(full.output) == read_tsv(incremental.output)
+    assert read_tsv(incremental.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"), top_sessions=1,
+                                                             top_tracks=2)
     land(tmp_path / "landing", "4", [play("c", "04T10:00:00", "s4")])
     assert run(spark, incremental).top_tracks_reused  # the answer of day 3 kept on day 4
     assert not run(spark, replace(incremental, top_tracks=1)).top_tracks_reused  # another question
     assert read_tsv(incremental.output) == [("art", "s1", 3)]
 
 
-@pytest.fixture(scope="module")
-def day_two(spark, tmp_path_factory):
-    """Two files landed, a warehouse that took the first, and what a full run over both holds: the
-    reference the killed and finished sequence must end at."""
-    root = tmp_path_factory.mktemp("day-two")
-    lines = write_sample(root / "sample.tsv", rows=2000, users=5, seed=9, malformed_every=400).read_text(
-        encoding="utf-8").splitlines()
-    random.Random(3).shuffle(lines)
-    incremental, full = configs(root, max_reject_fraction=0.01)
-    land(root / "landing", "a", lines[:1200])
-    run(spark, incremental)
-    land(root / "landing", "b", lines[1200:])
-    run(spark, full)
-    reference = {"plays": read_table(spark, full.table_path("plays")).count(),
-                 "rejects": sorted(r[:2] for r in read_table(spark, full.table_path("rejects")).collect()),
-                 "sessions": sessions_rows(spark, full), "answer": (root / "full" / "top.tsv").read_bytes()}
-    return root, incremental, reference
-
-
-@pytest.mark.e2e
-def test_a_run_that_dies_writing_its_deliverable_is_finished_by_the_next(spark, day_two, monkeypatch):
-    """Killed between its side files and the deliverable (the kills between two commits are real
-    SIGKILLs: tests/test_kills.py): the retry answers again, not "nothing new"."""
-    root, incremental, reference = day_two
-    monkeypatch.setattr(pipeline, "write_single_tsv", lambda *a: (_ for _ in ()).throw(OSError("killed")))
-    with pytest.raises(OSError):
-        run(spark, incremental)
-    monkeypatch.undo()
-    last = run(spark, incremental)
-    assert not last.nothing_new
-
-    assert read_table(spark, incremental.table_path("plays")).count() == reference["plays"]
-    assert sorted(r[:2] for r in read_table(spark, incremental.table_path("rejects")).collect()) == reference["rejects"]
-    assert sessions_rows(spark, incremental) == reference["sessions"]
-    assert (root / "incremental" / "top.tsv").read_bytes() == reference["answer"]
-
-
 def test_sessions_rebuilt_by_other_rules_and_killed_are_rebuilt_by_the_next_run(spark, tmp_path, monkeypatch):
     lines = write_sample(tmp_path / "sample.tsv", rows=1500, users=4, seed=12).read_text(encoding="utf-8").splitlines()
-    incremental, full = configs(tmp_path)
+    incremental, _ = configs(tmp_path)
     land(tmp_path / "landing", "a", lines[:1000])
     run(spark, incremental)
     # a full run with another gap writes its sessions, then dies before its runs row
@@ -204,30 +155,7 @@ def test_sessions_rebuilt_by_other_rules_and_killed_are_rebuilt_by_the_next_run(
     monkeypatch.undo()
     land(tmp_path / "landing", "b", lines[1000:])
     run(spark, incremental)  # the 20-minute sessions, not the 5-minute ones updated
-    run(spark, full)
-    assert sessions_rows(spark, incremental) == sessions_rows(spark, full)
-
-
-def test_as_of_version_rebuilds_an_earlier_days_answer_and_changes_no_table(spark, tmp_path):
-    sample = write_sample(tmp_path / "sample.tsv", rows=2000, users=5, seed=11, malformed_every=10_000)
-    lines = sample.read_text(encoding="utf-8").splitlines()
-    incremental, _ = configs(tmp_path, top_sessions=3)
-    land(tmp_path / "landing", "a", lines[:800])
-    first = run(spark, incremental)
-    day_one = (tmp_path / "incremental" / "top.tsv").read_bytes()
-    land(tmp_path / "landing", "b", lines[800:])
-    run(spark, incremental)
-    assert (tmp_path / "incremental" / "top.tsv").read_bytes() != day_one
-    before = versions(spark, incremental)
-
-    again = JobConfig(**{**vars(incremental), "incremental": False,
-                         "as_of_version": first.tables["plays"]["version"],
-                         "output": str(tmp_path / "replay" / "top.tsv")})
-    replay = run(spark, again)
-    assert (tmp_path / "replay" / "top.tsv").read_bytes() == day_one
-    assert replay.rows_valid == first.rows_valid and versions(spark, incremental) == before
-    with pytest.raises(UsageError, match="has no version 7"):
-        run(spark, JobConfig(**{**vars(again), "as_of_version": 7}))
+    assert sessions_rows(spark, incremental) == full_sessions(spark, incremental)
 
 
 BASE = datetime(2020, 3, 1, tzinfo=timezone.utc)
@@ -257,9 +185,6 @@ def test_any_split_into_batches_ends_as_a_full_run(spark, tmp_path_factory, play
         land(tmp_path / "landing", f"batch{batch}", [line(u, s, song) for u, s, song, b in plays if b == batch])
         # random plays repeat each other far more than real ones: no file is a re-delivery here
         run(spark, JobConfig(**{**vars(incremental), "incremental": daily[batch], "max_repeat_fraction": 1}))
-    every_file = valid_plays(read_lines(spark, incremental.input).transform(parse_lines))
-    full_sessions = sorted(tuple(r) for r in
-                           every_file.transform(build_sessions(incremental.session_gap_seconds)).collect())
-    assert sessions_rows(spark, incremental) == full_sessions
+    assert sessions_rows(spark, incremental) == full_sessions(spark, incremental)
     assert read_tsv(incremental.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"),
                                                              top_sessions=2, top_tracks=3)

@@ -2,10 +2,11 @@
 vacuumed, its rows and properties unchanged, the files older than the retention gone from disk,
 and the refusals (short retention, no warehouse, a table's own longer retention, a conflict).
 
-Most tests build the warehouse with small Delta writes of their own (several appends after an
+The tests build the warehouse with small Delta writes of their own (several appends after an
 overwrite, the way daily runs leave `plays`): what maintenance sees is the tables' files and
-commits, whatever wrote them, and the counts are then known by hand. One runs the job itself
-around a maintenance, and checks its answer against DuckDB."""
+commits, whatever wrote them, and the counts are then known by hand. Maintenance of the job's own
+warehouse between its daily runs, and the job's answer after it, are a step of a daily storyline
+in tests/test_daily_runs.py."""
 
 import functools
 import os
@@ -19,16 +20,10 @@ from delta.tables import DeltaTable
 from py4j.protocol import Py4JJavaError
 from pyspark.errors.exceptions import captured
 
-from lastfm.config import JobConfig
 from lastfm.errors import ConcurrentRunError, UsageError
-from lastfm.pipeline import run
 from lastfm.storage import maintenance
 from lastfm.storage.maintenance import LISTING_PARALLELISM, MIN_FILE_SIZE, RETENTION_ARGUMENT, RETENTION_CHECK, maintain
 from lastfm.storage.writing import commit_conflict
-from lastfm.tables import WAREHOUSE
-from lastfm.testing.duckdb_reference import read_tsv
-from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
-from lastfm.testing.sample_data import land, write_sample
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = "user_id string, play long"
@@ -227,40 +222,6 @@ def test_commit_conflicts_are_found_by_their_type(spark, java_class, name):
     else the JVM's); an error that only speaks of one is not one."""
     assert commit_conflict(delta_error(spark, java_class, "conflict detected")) == name
     assert commit_conflict(Exception(f"{java_class}: a message that names a conflict")) is None
-
-
-# --- on the job's own warehouse ----------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_maintenance_between_daily_runs_changes_no_answer(spark, tmp_path):
-    """Two days of the job, maintenance with retention 0 (every table of the job compacted and
-    vacuumed), a run with nothing new (still nothing new), a third day: DuckDB's answer on the
-    three files."""
-    lines = write_sample(tmp_path / "sample.tsv", rows=3000, users=6, seed=11,
-                         malformed_every=1000).read_text(encoding="utf-8").splitlines()
-    config = JobConfig(input=str(tmp_path / "landing"), output=str(tmp_path / "out" / "top.tsv"),
-                       warehouse=str(tmp_path / "wh"), incremental=True, top_sessions=5, top_tracks=8,
-                       max_reject_fraction=0.01)
-    for day, part in enumerate((lines[:1500], lines[1500:2200])):
-        land(tmp_path / "landing", f"2026-11-0{day + 1}", part)
-        run(spark, config)
-    answer_before = read_tsv(config.output)
-
-    done = maintain(spark, config.warehouse, retention_hours=0, allow_short_retention=True)
-
-    assert set(done) == {name for name in WAREHOUSE
-                         if DeltaTable.isDeltaTable(spark, config.table_path(name))}
-    assert {"plays", "sessions", "runs", "files"} <= set(done)
-    assert done["plays"].files_after == 1 < done["plays"].files_before
-    for name in done:
-        assert "VACUUM END" in operations(spark, config.table_path(name), 3), name
-    assert read_tsv(config.output) == answer_before  # the deliverable is no table: untouched
-    assert run(spark, config).nothing_new  # the job keys nothing on the tables' versions
-    land(tmp_path / "landing", "2026-11-03", lines[2200:])
-    run(spark, config)
-    assert read_tsv(config.output) == duckdb_top_tracks(str(tmp_path / "landing" / "*" / "*.tsv"), top_sessions=5,
-                                                        top_tracks=8)
 
 
 # --- through spark-submit --------------------------------------------------------------------
