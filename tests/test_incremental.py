@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
@@ -176,6 +176,10 @@ def test_any_split_into_batches_ends_as_a_full_run(spark, tmp_path_factory, play
     """Random plays dealt into up to three daily files in random time order, a run after each
     lands, daily or full at random: the sessions are those of one parse of all the files (the full
     run's own transforms), the answer DuckDB's on all the files."""
+    # a file whose content is an earlier file's is a re-delivery, skipped (test_daily_runs.py): here
+    # every file is new
+    contents = [sorted((u, s, song) for u, s, song, b in plays if b == batch) for batch in range(3)]
+    assume(all(a != b for i, a in enumerate(contents) for b in contents[i + 1:] if a))
     tmp_path = tmp_path_factory.mktemp("split")
     # random plays repeat each other far more than real ones: that expectation is not the point
     incremental, _ = configs(tmp_path, top_sessions=2, top_tracks=3, max_duplicate_fraction=1)
