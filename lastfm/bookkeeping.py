@@ -71,6 +71,7 @@ class RunRecord:
     sessions_batch: int | None = None
     sessions_rules: str | None = None
     summary: RunSummary | None = None  # a finished run's
+    profile: dict | None = None  # the profile of what it answered from (profile.json's)
 
 
     def took(self, ingested) -> None:
@@ -93,7 +94,8 @@ def append_run(spark: SparkSession, config: JobConfig, run: RunRecord, status: s
            run.added, dict(run.written), json.dumps(options, sort_keys=True), run.batch, list(run.duplicates),
            list(run.quarantined), list(run.unresolved), run.sessions_batch, run.sessions_rules,
            json.dumps(run.summary.to_json(), default=str) if run.summary else None,
-           run.summary.output_sha256 if run.summary else None)
+           run.summary.output_sha256 if run.summary else None,
+           json.dumps(run.profile, sort_keys=True, default=str) if run.profile is not None else None)
     for attempt in (1, 2):  # appends never conflict, but two first runs may both create the table
         try:
             # new columns merge into a runs table an older version of the job wrote

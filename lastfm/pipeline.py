@@ -119,7 +119,7 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
             warnings += found
         with clock.stage("profile_report"):
             profile["sessions"] = profiling.session_profile(sessions)
-            writes["profile"] = write("profile", profiling.profile_rows(spark, profile))
+            record.profile = profile  # in the run's row
             summary = RunSummary.of_run(
                 config, record.run_id, started, ingested, profile, sessions_reused=sessions_reused,
                 top_tracks_reused=kept is not None, stage_seconds=clock.seconds, top_rows=top_rows,

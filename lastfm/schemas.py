@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pyspark.sql.types import (
     ArrayType,
-    DoubleType,
     IntegerType,
     LongType,
     MapType,
@@ -134,14 +133,6 @@ TOP_TRACKS = StructType(
 OUTPUT_COLUMNS = (ARTIST_NAME, TRACK_NAME, PLAY_COUNT)
 
 # The `profile` table: one row per metric, `metric` a dotted path into profile.json (quality/profiling.py).
-PROFILE = StructType(
-    [
-        StructField("metric", StringType(), False),
-        StructField("number", DoubleType(), True),
-        StructField("text", StringType(), True),
-    ]
-)
-
 # The `runs` table: one row per run, appended when it ends (succeeded or failed).
 RUNS = StructType(
     [
@@ -168,5 +159,8 @@ RUNS = StructType(
         # deliverable it wrote: what "nothing new" and a replay over the output are decided by
         StructField("summary", StringType(), True),
         StructField("output_sha256", StringType(), True),
+        # the profile of the input and the sessions the run answered from (profile.json's object,
+        # JSON): each run's, in the row that says what the run was (no table of its own to commit)
+        StructField("profile", StringType(), True),
     ]
 )

@@ -52,13 +52,12 @@ TOP_SESSIONS = Table("top_sessions", schemas.TOP_SESSIONS,
                      constraints={"rank_positive": "rank >= 1", "plays_positive": "play_count > 0"})
 TOP_TRACKS = Table("top_tracks", schemas.TOP_TRACKS,
                    constraints={"rank_positive": "rank >= 1", "plays_positive": "play_count > 0"})
-PROFILE = Table("profile", schemas.PROFILE, constraints={"metric_present": "metric IS NOT NULL"})
 
 RUNS = Table("runs", schemas.RUNS)  # the log of runs (bookkeeping.py)
 FILES = Table("files", schemas.FILES)  # the record of input files (storage/record.py)
 QUARANTINE = Table("quarantine", schemas.QUARANTINE)  # the lines of refused files
 
 # name -> Table
-ANSWER_TABLES: Mapping[str, Table] = {t.name: t for t in (PLAYS, REJECTS, SESSIONS, TOP_SESSIONS, TOP_TRACKS, PROFILE)}
+ANSWER_TABLES: Mapping[str, Table] = {t.name: t for t in (PLAYS, REJECTS, SESSIONS, TOP_SESSIONS, TOP_TRACKS)}
 BOOKKEEPING_TABLES: Mapping[str, Table] = {t.name: t for t in (RUNS, FILES, QUARANTINE)}
 WAREHOUSE: Mapping[str, Table] = {**ANSWER_TABLES, **BOOKKEEPING_TABLES}  # every table, in that order

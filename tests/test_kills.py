@@ -27,11 +27,11 @@ pytestmark = pytest.mark.slow
 
 QUESTION = ["--top-sessions", "5", "--top-tracks", "8", "--max-reject-fraction", "0.01"]
 # a day with rejected lines and late plays: claim, plays, rejects, the record's outcome, the
-# sessions' MERGE, top_sessions, top_tracks, profile and the run's row
-DAY_COMMITS = 9
-# a day whose only file is refused: claim, quarantine, outcome, profile, runs (its sessions and top
-# sessions are the day before's: the answer kept, `top_sessions` and `top_tracks` not written again)
-REFUSED_DAY_COMMITS = 5
+# sessions' MERGE, top_sessions, top_tracks and the run's row (with the run's profile)
+DAY_COMMITS = 8
+# a day whose only file is refused: claim, quarantine, outcome, runs (its sessions and top sessions
+# are the day before's: the answer kept, `top_sessions` and `top_tracks` not written again)
+REFUSED_DAY_COMMITS = 4
 
 
 def argv(root: Path, warehouse: str = "wh", daily: bool = True) -> list[str]:
@@ -115,9 +115,8 @@ def last_status(spark, work: Path) -> str:
     return read_table(spark, str(work / "wh" / "tables" / "runs")).orderBy("ended_at").collect()[-1]["status"]
 
 
-# after each commit but the second of the three answer tables (written side by side, in any order:
-# after one of them, and after all three, are the states a kill there can leave)
-@pytest.mark.parametrize("stop_after", [n for n in range(1, DAY_COMMITS + 1) if n != 7])
+# after each commit (the two answer tables are written side by side, in either order)
+@pytest.mark.parametrize("stop_after", range(1, DAY_COMMITS + 1))
 def test_a_day_killed_after_any_commit_is_finished_by_the_retry(spark, history, tmp_path, stop_after):
     root, files, reference = history
     work = fresh_warehouse(spark, root)
@@ -127,11 +126,10 @@ def test_a_day_killed_after_any_commit_is_finished_by_the_retry(spark, history, 
     assert len(commits) == stop_after, commits  # killed there, not before, and not finished
     # its commits in this order: the claim, the batch's rows, the outcome, the sessions' MERGE, the
     # answer's tables side by side, the run's row
-    order = ["files", "plays", "rejects", "files", "sessions", "answer", "answer", "answer", "runs"]
-    assert [("answer" if c in ("top_sessions", "top_tracks", "profile") else c) for c in commits] \
-        == order[:stop_after]
+    order = ["files", "plays", "rejects", "files", "sessions", "answer", "answer", "runs"]
+    assert [("answer" if c in ("top_sessions", "top_tracks") else c) for c in commits] == order[:stop_after]
     if stop_after == DAY_COMMITS:
-        assert sorted(commits[5:8]) == ["profile", "top_sessions", "top_tracks"]
+        assert sorted(commits[5:7]) == ["top_sessions", "top_tracks"]
 
     assert run_job(spark, argv(work)) == 0  # the retry: "run it again"
     shutil.copy(files[2], work / "landing" / files[2].name)
@@ -141,8 +139,8 @@ def test_a_day_killed_after_any_commit_is_finished_by_the_retry(spark, history, 
     assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
 
 
-# after each commit but the profile's (a day's 6-8 above)
-@pytest.mark.parametrize("stop_after", [1, 2, 3, REFUSED_DAY_COMMITS])
+# after each commit
+@pytest.mark.parametrize("stop_after", range(1, REFUSED_DAY_COMMITS + 1))
 def test_a_day_whose_only_file_is_refused_killed_after_any_commit_still_alerts_then_heals(
         spark, history, tmp_path, stop_after):
     root, files, reference = history
@@ -150,7 +148,7 @@ def test_a_day_whose_only_file_is_refused_killed_after_any_commit_still_alerts_t
     land(work / "landing", "2-garbage", ["not a play"] * 50)
 
     commits = killed_after_commit(argv(work), stop_after, tmp_path / "commits.log")
-    assert commits == ["files", "quarantine", "files", "profile", "runs"][:stop_after]
+    assert commits == ["files", "quarantine", "files", "runs"][:stop_after]
 
     # the retry: the file is refused (exit 3, once or again), never a wedged warehouse (exit 1)
     assert run_job(spark, argv(work)) == 3

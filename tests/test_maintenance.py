@@ -260,5 +260,5 @@ def test_the_command_line_maintains_each_table_and_refuses_with_one_line(warehou
     assert plays.split() == ["plays", "v4", "->", "v7", "files", "8", "->", "1", "(compacted", "8", "files", "into",
                              "1);", "VACUUM", "deleted", "10", "files", "removed", "more", "than", "0", "h", "ago"]
     assert len([line for line in lines if line.startswith(("rejects ", "runs "))]) == 2
-    assert "no table (skipped): sessions, top_sessions, top_tracks, profile, files, quarantine" in lines
+    assert "no table (skipped): sessions, top_sessions, top_tracks, files, quarantine" in lines
     assert parquet_files(root / "plays").isdisjoint(first_files) and len(parquet_files(root / "plays")) == 1

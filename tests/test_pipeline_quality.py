@@ -48,10 +48,12 @@ def test_run_writes_profile_summary_and_report_then_guards_the_deliverable(spark
     del returned["stage_seconds"]["deliverable"]  # written last, after run_summary.json
     assert on_disk == returned
     assert {"check_input", "check_output", "profile_report"} <= set(on_disk["stage_seconds"])
-    assert on_disk["tables"]["profile"]["version"] == 0 and on_disk["expectation_warnings"] == []
+    assert "profile" not in on_disk["tables"] and on_disk["expectation_warnings"] == []
     assert on_disk["known_answer"] == {"checked": False, "reason": "input is not the real Last.fm 1K file"}
-    metrics = {r["metric"]: r for r in spark.read.format("delta").load(str(tmp_path / "wh" / "profile")).collect()}
-    assert metrics["rows.read"]["number"] == 6 and metrics["heaviest_listener.user_id"]["text"] == "u1"
+    # the profile is in the run's row, as in profile.json
+    (row,) = spark.read.format("delta").load(str(tmp_path / "wh" / "runs")).collect()
+    assert json.loads(row["profile"]) == json.loads((out / "profile.json").read_text())
+    assert json.loads(row["profile"])["rows"]["read"] == 6
     assert (out / "report.html").read_text().count('src="data:image/png;base64,') == 4
 
     # a play in 2031: the file is refused before it counts, the run fails with exit code 3 and one

@@ -110,12 +110,6 @@ def test_session_profile_and_histogram(spark):
     assert profiling.session_length_histogram(sessions) == [(1, 2), (3, 1)]
 
 
-def test_flatten_gives_one_row_per_leaf():
-    rows = profiling.flatten({"rows": {"read": 8}, "time_range": {"first": "2009"}, "hours": [1, 2], "heaviest": None})
-    assert rows == [("rows.read", 8.0, None), ("time_range.first", None, "2009"), ("hours.0", 1.0, None),
-                    ("hours.1", 2.0, None), ("heaviest", None, None)]
-
-
 def test_profiles_of_files_combine_into_the_profile_of_all_their_lines(spark):
     halves = file_profiles(spark, {"a": LINES[:4], "b": LINES[4:]})
     combined = profiling.combine([halves[f][0] for f in "ab"],

@@ -30,7 +30,6 @@ from lastfm.schemas import (
     ARTIST_NAME,
     DUPLICATE_PLAYS,
     PLAY_COUNT,
-    PROFILE,
     RAW_FIELDS,
     REASON,
     SESSION_END,
@@ -200,24 +199,3 @@ def session_length_histogram(sessions: DataFrame) -> list[tuple[int, int]]:
     """(session length in plays, number of sessions) for every length that occurs."""
     counts = sessions.groupBy(PLAY_COUNT).agg(F.count(F.lit(1)).alias("sessions")).orderBy(PLAY_COUNT)
     return [(r[PLAY_COUNT], r["sessions"]) for r in counts.collect()]
-
-
-def profile_rows(spark: SparkSession, profile: dict) -> DataFrame:
-    """The profile as the `profile` table's rows (one per metric)."""
-    return spark.createDataFrame(flatten(profile), PROFILE)
-
-
-def flatten(profile: dict, prefix: str = "") -> list[tuple[str, float | None, str | None]]:
-    """A nested profile as `profile` table rows (schemas.PROFILE): (dotted metric, number, text)."""
-    rows = []
-    for key, value in profile.items():
-        metric = f"{prefix}{key}"
-        if isinstance(value, dict):
-            rows += flatten(value, f"{metric}.")
-        elif isinstance(value, list):
-            rows += flatten({str(i): v for i, v in enumerate(value)}, f"{metric}.")
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append((metric, float(value), None))
-        else:
-            rows.append((metric, None, None if value is None else str(value)))
-    return rows
