@@ -14,6 +14,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from lastfm.commands import maintain
 from lastfm.storage.reading import read_table
@@ -203,3 +204,16 @@ def test_an_empty_file_beside_good_ones_is_admitted_with_no_play(spark, history)
     outcomes = read_table(spark, str(work / "wh" / "tables" / "files")).where("seq % 2 = 1").collect()
     (empty,) = [r for r in outcomes if r.path.endswith("/empty.tsv")]
     assert (empty.status, empty.lines, empty.plays) == ("admitted", 0, 0)
+
+
+def test_a_file_of_only_a_header_is_quarantined_and_then_listed_without_stopping_the_days(spark, history):
+    root, files, reference = history
+    work = fresh_warehouse(spark, root)
+    shutil.copy(files[1], work / "landing" / files[1].name)
+    header = land(work / "landing", "2-header", ["userid\ttimestamp\tartid\tartname\ttraid\ttraname"])
+    assert run_job(spark, argv(work)) == 3  # the day's good file counted, the header-only file refused
+    shutil.copy(files[2], work / "landing" / files[2].name)
+    assert run_job(spark, argv(work)) == 0  # the next day: the refusal listed, not alerted again
+    (row,) = read_table(spark, str(work / "wh" / "tables" / "runs")).orderBy(F.desc("ended_at")).limit(1).collect()
+    assert row["status"] == "succeeded" and row["quarantine_unresolved"] == [f"file:{header}"]
+    assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
