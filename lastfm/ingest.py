@@ -85,10 +85,9 @@ def ingest(spark: SparkSession, config: JobConfig, held: Held, listing: list[tup
     while True:
         log.info("%s", "\n".join(the_plan.lines()))
         for batch in the_plan.batches[len(done):]:
-            if not batch.resumed:
-                record.claim(spark, uri, batch.number, batch.files, run_id)
+            claimed = [] if batch.resumed else record.claim(spark, uri, batch.number, batch.files, run_id)
             done.append(take_batch(spark, config, current, batch, run_id))
-            current = record.read_record(spark, uri)
+            current = record.record_of([*current.rows, *claimed, *done[-1].recorded])
         if not the_plan.replan:
             return answered(spark, config, current, done, reused=the_plan.reuse), the_plan
         the_plan = planning.plan(replace(held, files=current, gone=frozenset()), listing, config,
@@ -140,6 +139,7 @@ class Taken:
     rows_added: int
     written: dict[str, int]
     held: DataFrame | None  # Ingested.held
+    recorded: list[dict]  # the outcome's rows in the record
 
 
 def take_batch(spark: SparkSession, config: JobConfig, current: Record, planned: Batch, run_id: str) -> Taken:
@@ -156,14 +156,14 @@ def take_batch(spark: SparkSession, config: JobConfig, current: Record, planned:
     finally:
         if rows is not None:
             rows.unpersist()
-    record.complete(spark, config.table_path(tables.FILES.name), batch, outcomes, run_id)
+    recorded = record.complete(spark, config.table_path(tables.FILES.name), batch, outcomes, run_id)
     for path, verdict in verdicts.items():
         if verdict.status in (record.DUPLICATE, record.QUARANTINED, record.CHANGED):
             log.warning("%s %s: %s", verdict.status, path, verdict.reason)
     return Taken(admitted=[c.path for c in parsed_claims if c.kind in (record.NEW, record.READMIT)
                            and verdicts[c.path].status == record.ADMITTED],
                  duplicates={p: v.reason for p, v in verdicts.items() if v.status == record.DUPLICATE},
-                 rows_added=rows_added, written=versions, held=held)
+                 rows_added=rows_added, written=versions, held=held, recorded=recorded)
 
 
 def parse_files(spark: SparkSession, paths: list[str]) -> DataFrame:

@@ -32,13 +32,18 @@ def test_the_latest_row_of_a_path_is_its_state_and_a_claim_without_outcome_is_pe
 def test_a_batch_is_claimed_by_one_run_only(spark, tmp_path):
     uri = str(tmp_path / "files")
     first, second = [Claimed("day1.tsv", 10, 1, record.NEW)], [Claimed("day2.tsv", 20, 2, record.NEW)]
-    record.claim(spark, uri, 0, first, "run-a")
+    appended = record.claim(spark, uri, 0, first, "run-a")
     with pytest.raises(ConcurrentRunError, match="another run claimed batch 0 at the same time"):
         record.claim(spark, uri, 0, second, "run-b")  # what a run that read the record before a's claim does
     assert record.read_record(spark, uri).pending == first
-    record.complete(spark, uri, 0, [{"path": "day1.tsv", "size": 10, "modified": 1, "status": record.ADMITTED}],
-                    "run-a")
-    record.claim(spark, uri, 1, second, "run-b")
+    appended += record.complete(spark, uri, 0, [{"path": "day1.tsv", "size": 10, "modified": 1,
+                                                 "status": record.ADMITTED}], "run-a")
+    appended += record.claim(spark, uri, 1, second, "run-b")
+    # the rows a run appended make the record it would read back (a run reads the record once)
+    derived, read = record_of(appended), record.read_record(spark, uri)
+    assert sorted(derived.rows, key=lambda r: (r["seq"], r["path"])) == \
+        sorted(read.rows, key=lambda r: (r["seq"], r["path"]))
+    assert (derived.state, derived.pending, derived.first_seen) == (read.state, read.pending, read.first_seen)
     claims = {(r["seq"], r["path"], r["run_id"]) for r in read_table(spark, uri).where("status = 'pending'").collect()}
     assert claims == {(0, "day1.tsv", "run-a"), (2, "day2.tsv", "run-b")}
 

@@ -78,6 +78,7 @@ class Record:
     # batch -> {path -> why}: the files each batch refused that were not refused before with the
     # same content (`_refused_afresh`): what the runs that took them exit 3 with
     refused_in: dict[int, dict[str, str]] = field(default_factory=dict)
+    rows: list[dict] = field(default_factory=list)  # the rows it was made of (`record_of`)
 
     @property
     def next_batch(self) -> int:
@@ -110,8 +111,11 @@ class Record:
 
 
 def record_of(rows: list[dict]) -> Record:
-    """The record that rows of the `files` table make (any order)."""
-    record = Record()
+    """The record that rows of the `files` table make (any order): those read, and those a run
+    appended since (`claim`, `complete`), so that a run reads the record once."""
+    # PySpark gives a timestamp as the driver's local time, without a zone; a run's own rows say UTC
+    rows = [{**r, "recorded_at": r["recorded_at"].astimezone(timezone.utc)} for r in rows]
+    record = Record(rows=rows)
     if not rows:
         return record
     last = max(r["seq"] for r in rows)
@@ -149,9 +153,9 @@ def read_record(spark: SparkSession, uri: str) -> Record:
     return record_of([row.asDict() for row in read_table(spark, uri).collect()])
 
 
-def claim(spark: SparkSession, uri: str, batch: int, claims: list[Claimed], run_id: str) -> None:
-    """Append the batch's claim (see the module docstring); ConcurrentRunError when another run
-    claimed this batch first."""
+def claim(spark: SparkSession, uri: str, batch: int, claims: list[Claimed], run_id: str) -> list[dict]:
+    """Append the batch's claim (see the module docstring) and return its rows; ConcurrentRunError
+    when another run claimed this batch first."""
     now = datetime.now(timezone.utc)
     rows = [_row(path=c.path, size=c.size, modified=c.modified, seq=2 * batch, batch=batch, status=PENDING,
                  reason=c.kind, run_id=run_id, recorded_at=now) for c in claims]
@@ -161,14 +165,16 @@ def claim(spark: SparkSession, uri: str, batch: int, claims: list[Claimed], run_
     if not append(spark, uri, rows, 2 * batch, note).committed:
         raise ConcurrentRunError(f"{uri}: another run claimed batch {batch} at the same time; this run stopped "
                                  "without adding anything: run it again")
+    return rows
 
 
-def complete(spark: SparkSession, uri: str, batch: int, outcomes: list[dict], run_id: str) -> None:
-    """Append the batch's outcome: `outcomes` are rows of schemas.FILES without the bookkeeping
-    fields (seq, batch, run, time), which this fills in."""
+def complete(spark: SparkSession, uri: str, batch: int, outcomes: list[dict], run_id: str) -> list[dict]:
+    """Append the batch's outcome and return its rows: `outcomes` are rows of schemas.FILES without
+    the bookkeeping fields (seq, batch, run, time), which this fills in."""
     now = datetime.now(timezone.utc)
     rows = [_row(**{**o, "seq": 2 * batch + 1, BATCH: batch, "run_id": run_id, "recorded_at": now}) for o in outcomes]
     append(spark, uri, rows, 2 * batch + 1)
+    return rows
 
 
 def append(spark: SparkSession, uri: str, rows: list[dict], seq: int, note: str | None = None) -> TableVersion:
