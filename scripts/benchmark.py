@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from lastfm.quality import profiling
+from lastfm.schemas import SESSIONS
 from lastfm.storage.writing import COMMIT_LOG
 from lastfm.testing import benchmark
 from lastfm.testing.duckdb_reference import read_tsv
@@ -264,10 +265,12 @@ def store_result(data: Path, rows: int, result: dict) -> None:
 
 def same_as_cold(increment: Path, cold: Path) -> str | None:
     """Why the day added to the whole history differs from the cold run on the same files (the
-    answer's bytes, the `sessions` rows, read with delta-rs, and the profile), or None."""
+    answer's bytes, the `sessions` rows, read with delta-rs, without the batch and rules each row
+    was written by, and the profile), or None."""
     if (increment / "top.tsv").read_bytes() != (cold / "top.tsv").read_bytes():
         return "job_increment: its answer differs from the cold run's"
-    rows = lambda folder: sorted(tuple(r.values()) for r in delta_rs_rows(str(folder / "wh" / "sessions")).to_pylist())  # noqa: E731
+    rows = lambda folder: sorted(  # noqa: E731
+        tuple(r[c] for c in SESSIONS.fieldNames()) for r in delta_rs_rows(str(folder / "wh" / "sessions")).to_pylist())
     if rows(increment) != rows(cold):
         return "job_increment: its sessions differ from the cold run's"
     exact = lambda folder: exact_figures(json.loads((folder / "profile.json").read_text()))  # noqa: E731
