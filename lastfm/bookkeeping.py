@@ -227,7 +227,6 @@ def freshness(first_seen: dict[str, datetime], now: datetime, config: JobConfig)
     newest = max(first_seen.values(), default=None)
     if newest is None:
         return "no input file has landed yet"
-    newest = newest.astimezone(timezone.utc)  # PySpark gives a timestamp as the driver's local time
     days = (now - newest).total_seconds() / 86_400
     message = f"no new input file in {config.input} since {newest:%Y-%m-%dT%H:%M:%SZ} ({days:.1f} days)"
     if config.max_days_without_new_files and days > config.max_days_without_new_files:

@@ -132,7 +132,6 @@ TOP_TRACKS = StructType(
 # The deliverable's header, in order.
 OUTPUT_COLUMNS = (ARTIST_NAME, TRACK_NAME, PLAY_COUNT)
 
-# The `profile` table: one row per metric, `metric` a dotted path into profile.json (quality/profiling.py).
 # The `runs` table: one row per run, appended when it ends (succeeded or failed).
 RUNS = StructType(
     [
