@@ -32,7 +32,7 @@ from lastfm.quality import checks, profiling, report
 from lastfm.question.rankings import plays_in_sessions, top_sessions, top_tracks
 from lastfm.question.sessions import rules
 from lastfm.storage.reading import cached, input_files, latest_commit, path_exists, qualified, read_table
-from lastfm.storage.record import read_record
+from lastfm.storage.record import profile_of, read_record
 from lastfm.storage.writing import remove_stale_staging, write_single_tsv, write_table, write_text
 from lastfm.summary import RunSummary, Stopwatch, ranked_rows, top_session_rows
 
@@ -85,7 +85,8 @@ def answer(spark: SparkSession, config: JobConfig, record: RunRecord) -> tuple[R
         record.sessions_batch, record.sessions_rules = sessions_after
         return replace(previous, nothing_new=True, stage_seconds=clock.seconds, expectation_warnings=warnings,
                        quarantine_unresolved=ingested.unresolved), alert
-    warnings += checks.check_parse(ingested.profile["rows"], config)
+    warnings += checks.check_parse(ingested.profile["rows"], config,
+                                   [profile_of(row)["rows"] for row in ingested.record.readmitted.values()])
     # Transform, and write the small tables in the background
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=4, thread_name_prefix="background") as background:
         write, cache = table_writer(background, config, save), partial(cached, held=stack)

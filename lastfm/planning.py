@@ -146,8 +146,8 @@ def plan(held: Held, listing: list[tuple[str, int, int]], config: JobConfig, inp
 
 
 def batch_of(current: Record, number: int, files: tuple[Claimed, ...], resumed: bool = False) -> Batch:
-    replaced = tuple(c.path for c in files if c.kind == record.READMIT
-                     and current.state[c.path]["status"] == record.CHANGED)
+    replaced = tuple(c.path for c in files if c.kind == record.READMIT  # the state before a claim a dead run left
+                     and current.settled[c.path]["status"] == record.CHANGED)
     rewrite = number == 0 or any(c.kind in (record.REPARSE, record.KEEP, record.FORGET) for c in files)
     return Batch(number, files, resumed=resumed, rewrite=rewrite, replaced=replaced)
 
@@ -182,13 +182,15 @@ def files_to_take(current: Record, listing: list[tuple[str, int, int]], *, full:
 
     Incremental (`full` false): files never counted, or refused or skipped before and changed since
     (NEW); counted files whose size or time changed (TOUCHED); the files named in `readmit`
-    (READMIT). A full run takes every file: the refused and skipped ones judged again (NEW, under
+    (READMIT), but those re-admitted already (the retry of a re-admission killed after its
+    outcome). A full run takes every file: the refused and skipped ones judged again (NEW, under
     this run's options), every counted file parsed again (REPARSE), its plays kept as they are
     when it changed after it was counted (KEEP), dropped when it is gone from the input and
     `forget_missing` says so (FORGET; without it, UsageError). A counted file that was never under
     `input_root` (the input's qualified path; "" holds every path) is dropped by a full run
     whatever `forget_missing` says: the run was pointed at another input, and answers from it."""
     listed = {path: (size, modified) for path, size, modified in listing}
+    readmit = tuple(path for path in readmit if path not in current.readmitted)  # a retry's: done already
     unknown = [path for path in readmit if path not in listed or path not in current.with_status(*record.REFUSED)]
     if unknown:
         refused = ", ".join(current.unresolved) or "none"

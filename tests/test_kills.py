@@ -20,7 +20,13 @@ from lastfm.commands import maintain
 from lastfm.storage.reading import read_table
 from lastfm.testing.duckdb_reference import read_tsv
 from lastfm.testing.duckdb_reference import top_tracks as duckdb_top_tracks
-from lastfm.testing.kills import killed_after_commit, run_job, stopped_after_commit
+from lastfm.testing.kills import (
+    commits_in,
+    killed_after_commit,
+    run_job,
+    states_after_each_commit,
+    stopped_after_commit,
+)
 from lastfm.testing.sample_data import land, write_sample
 
 # on the default line: each test starts a spark-submit, and runs the job twice more in this JVM
@@ -33,6 +39,8 @@ DAY_COMMITS = 8
 # a day whose only file is refused: claim, quarantine, outcome, runs (its sessions and top sessions
 # are the day before's: the answer kept, `top_sessions` and `top_tracks` not written again)
 REFUSED_DAY_COMMITS = 4
+# a re-admission of a refused file (--readmit): a day's commits
+READMIT_COMMITS = 8
 
 
 def argv(root: Path, warehouse: str = "wh", daily: bool = True) -> list[str]:
@@ -217,3 +225,56 @@ def test_a_file_of_only_a_header_is_quarantined_and_then_listed_without_stopping
     (row,) = read_table(spark, str(work / "wh" / "tables" / "runs")).orderBy(F.desc("ended_at")).limit(1).collect()
     assert row["status"] == "succeeded" and row["quarantine_unresolved"] == [f"file:{header}"]
     assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
+
+
+@pytest.fixture(scope="module")
+def readmission(spark, history, tmp_path_factory):
+    """A day-2 file with garbage appended, refused (too many rejected lines); its re-admission
+    (--readmit) through spark-submit, frozen after each of its commits and copied there (`states`);
+    and the reference: a full run over days 1, 2 (as refused) and 3 that admits every file, whose
+    answer is DuckDB's."""
+    root, files, _ = history
+    base = tmp_path_factory.mktemp("readmission")
+    work = fresh_warehouse(spark, root)
+    day2 = files[1].read_text(encoding="utf-8").splitlines()
+    bad = land(work / "landing", "2-bad", [*day2, *["not a play"] * 30])
+    assert run_job(spark, argv(work)) == 3  # 32 of 1030 lines rejected, above --max-reject-fraction 0.01
+    readmit = [*argv(work), "--readmit", f"file:{bad}"]
+    before = commits_in(work / "wh" / "tables")
+    commits, code = states_after_each_commit(readmit, work, base / "states", base / "commits.log")
+    assert code == 0
+    assert [table for table, _ in commits] == ["files", "plays", "rejects", "files", "sessions", *sorted(
+        table for table, _ in commits[5:7]), "runs"] and sorted(t for t, _ in commits[5:7]) == ["top_sessions",
+                                                                                                "top_tracks"]
+    reference_root = base / "reference"
+    for f in (files[0], bad, files[2]):
+        (reference_root / "landing" / f.parent.name).mkdir(parents=True)
+        shutil.copy(f, reference_root / "landing" / f.parent.name / f.name)
+    full = [*argv(reference_root, "full", daily=False), "--max-reject-fraction", "1"]
+    assert run_job(spark, full) == 0
+    answer = read_tsv(str(reference_root / "full" / "top.tsv"))
+    assert answer == duckdb_top_tracks([str(files[0]), str(bad), str(files[2])], top_sessions=5, top_tracks=8)
+    return {"readmit": readmit, "before": before, "commits": commits, "states": base / "states",
+            "reference": tables_of(spark, reference_root / "full" / "tables") | {"answer": answer}}
+
+
+# after each commit, from one run frozen there
+@pytest.mark.xdist_group("kills_readmission")
+@pytest.mark.parametrize("stop_after", range(1, READMIT_COMMITS + 1))
+def test_a_readmission_killed_after_any_commit_is_finished_by_its_retry(spark, history, readmission, stop_after):
+    root, files, _ = history
+    shutil.rmtree(root / "work")
+    shutil.copytree(readmission["states"] / str(stop_after), root / "work", symlinks=True)
+    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+    work, commits = root / "work", readmission["commits"]
+    landed = commits_in(work / "wh" / "tables") - readmission["before"]
+    # the commits up to this one, and no other (but the other answer table's, written beside this one)
+    assert set(commits[:stop_after]) <= landed <= set(commits[:stop_after + (stop_after == 6)])
+
+    assert run_job(spark, readmission["readmit"]) == 0  # the retry: the same command, "run it again"
+    shutil.copy(files[2], work / "landing" / files[2].name)
+    assert run_job(spark, argv(work)) == 0  # and the next day
+
+    expected = readmission["reference"]
+    assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in expected.items() if k != "answer"}
+    assert read_tsv(str(work / "wh" / "top.tsv")) == expected["answer"]

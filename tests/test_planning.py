@@ -105,8 +105,26 @@ def test_a_re_admission_appends_a_refused_file_and_replaces_a_changed_ones_rows(
                  JobConfig(input="in", output="o.tsv", warehouse="wh", incremental=True, readmit=("day2",)))
     assert again.batches[0].replaced == ("day2",) and not again.batches[0].rewrite
     assert again.sessions == BUILD  # rows of a counted file replaced: what the sessions held is gone
+    # that re-admission killed after its claim: the retry's batch still replaces the old rows
+    resumed = plan(held([*changed, row("day2", 6, "pending", reason="readmit", size=12)]),
+                   [*LISTED[:2], ("day2", 12, 1)],
+                   JobConfig(input="in", output="o.tsv", warehouse="wh", incremental=True, readmit=("day2",)))
+    assert resumed.batches[0].resumed and resumed.batches[0].replaced == ("day2",)
     with pytest.raises(UsageError, match="--readmit day1: not a refused file"):
         plan(held(), LISTED, JobConfig(input="in", output="o.tsv", warehouse="wh", readmit=("day1",)))
+
+
+def test_the_retry_of_a_re_admission_resumes_its_claim_or_finds_it_done():
+    readmit = JobConfig(input="in", output="o.tsv", warehouse="wh", incremental=True, readmit=("bad",))
+    claimed = [*DAYS, row("bad", 4, "pending", reason="readmit")]  # killed after its claim
+    resumed = plan(held(claimed), LISTED, readmit)
+    assert kinds(resumed) == [[("bad", "readmit")]] and resumed.batches[0].resumed and resumed.replan
+    # killed after its outcome: the retry's replan, or a later retry
+    done = [*claimed, row("bad", 5, "admitted", reason="re-admitted (--readmit)", plays_batch=2,
+                          parse_version=PARSE_VERSION)]
+    again = plan(held(done, (1, RULES)), LISTED, readmit)
+    assert again.batches == () and (again.sessions, again.sessions_from) == (UPDATE, 1)
+    assert plan(held(done, (2, RULES)), LISTED, readmit).sessions == REUSE
 
 
 def test_a_change_of_rules_builds_the_sessions_anew_even_with_nothing_new():

@@ -161,3 +161,16 @@ def test_reject_fraction_threshold_is_inclusive_and_warn_only_returns_the_failur
     assert warning.startswith("2 of 100 lines rejected")
     with pytest.raises(UsageError, match="no valid rows in input in.tsv: all 5 lines rejected"):
         quality.check_reject_fraction(0, 5, config, "wh/rejects")
+
+
+def test_the_reject_fraction_leaves_out_the_files_an_operator_readmitted_as_they_are():
+    config = JobConfig("in.tsv", "o.tsv", "wh", max_reject_fraction=0.01)
+    # 99 + 1 lines admitted on their own, and a file of 30 valid and 40 rejected lines re-admitted
+    assert quality.check_reject_fraction(129, 41, config, "wh/rejects", readmitted=(30, 40)) == []
+    with pytest.raises(DataQualityError, match=r"^2 of 100 lines rejected \(2.0000%\) in in.tsv \(the files "
+                                               r"re-admitted as they are aside\), above"):
+        quality.check_reject_fraction(128, 42, config, "wh/rejects", readmitted=(30, 40))
+    # only re-admitted lines: nothing left to judge; still no valid row at all is unusable
+    assert quality.check_reject_fraction(30, 40, config, "wh/rejects", readmitted=(30, 40)) == []
+    with pytest.raises(UsageError, match="no valid rows"):
+        quality.check_reject_fraction(0, 40, config, "wh/rejects", readmitted=(0, 40))

@@ -136,7 +136,7 @@ def judge(claimed: Claimed, facts: dict, counted: dict | None, counted_ids: dict
     when it is counted; `counted_ids`: content id -> path of every counted file and of the files
     admitted before it in this batch."""
     if claimed.kind == record.READMIT:
-        return Verdict(record.ADMITTED, "re-admitted (--readmit)")
+        return Verdict(record.ADMITTED, record.READMITTED)
     if claimed.kind in (record.REPARSE, record.TOUCHED):
         if facts["content_id"] == counted["content_id"]:
             return Verdict(counted["status"], counted["reason"])

@@ -227,16 +227,21 @@ def known_answer_check(config: JobConfig, rows_read: int, md5, top_rows: list[di
 # --- the checks of a run, as the pipeline calls them ----------------------------------------------
 
 
-def check_reject_fraction(valid: int, rejected: int, config: JobConfig, rejects_path: str) -> list[str]:
+def check_reject_fraction(valid: int, rejected: int, config: JobConfig, rejects_path: str,
+                          readmitted: tuple[int, int] = (0, 0)) -> list[str]:
     """Raise if the input is unusable (no valid row) or rejects too many lines; with --warn-only
-    the second is logged and returned, for the run summary."""
+    the second is logged and returned, for the run summary. `readmitted`: the (valid, rejected)
+    lines of files an operator had admitted as they are (--readmit), which the fraction leaves out."""
     total = valid + rejected
     if valid == 0:
         raise UsageError(f"no valid rows in input {config.input}: all {total} lines rejected (see {rejects_path})")
-    fraction = rejected / total
-    if fraction <= config.max_reject_fraction:
+    valid, rejected = valid - readmitted[0], rejected - readmitted[1]
+    total = valid + rejected
+    if not total or rejected / total <= config.max_reject_fraction:
         return []
-    message = (f"{rejected} of {total} lines rejected ({fraction:.4%}) in {config.input}, above "
+    fraction = rejected / total
+    aside = " (the files re-admitted as they are aside)" if any(readmitted) else ""
+    message = (f"{rejected} of {total} lines rejected ({fraction:.4%}) in {config.input}{aside}, above "
                f"--max-reject-fraction {config.max_reject_fraction} (see {rejects_path})")
     if not config.warn_only:
         raise DataQualityError(message)
@@ -244,10 +249,12 @@ def check_reject_fraction(valid: int, rejected: int, config: JobConfig, rejects_
     return [message]
 
 
-def check_parse(counts: dict, config: JobConfig) -> list[str]:
+def check_parse(counts: dict, config: JobConfig, readmitted: list[dict] = ()) -> list[str]:
     """The checks of the parse's counts (the profile's `rows`): the reject fraction
-    (check_reject_fraction), and a warning where input lines held bytes that are not UTF-8."""
-    warnings = check_reject_fraction(counts["valid"], counts["rejected"], config, config.table_path("rejects"))
+    (check_reject_fraction) but over the files re-admitted as they are (`readmitted`: their
+    profiles' `rows`), and a warning where input lines held bytes that are not UTF-8."""
+    exempt = tuple(sum(rows[k] for rows in readmitted) for k in ("valid", "rejected"))
+    warnings = check_reject_fraction(counts["valid"], counts["rejected"], config, config.table_path("rejects"), exempt)
     if counts.get("with_replacement_character"):
         warnings.append(f"{counts['with_replacement_character']} input lines held bytes that are not UTF-8, read as "
                         "U+FFFD (rows.with_replacement_character in the profile)")

@@ -55,6 +55,7 @@ REPARSE = "reparse"  # a full run parses a counted file again
 KEEP = "keep"  # a full run keeps the plays of a file that changed after it was counted
 FORGET = "forget"  # a full run drops the plays of a counted file gone from the input
 PARSED = (NEW, TOUCHED, READMIT, REPARSE)
+READMITTED = "re-admitted (--readmit)"  # the reason of a file an operator had admitted as it is
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Record:
     """The state of every file the warehouse knows of (`read_record`)."""
 
     state: dict[str, dict] = field(default_factory=dict)  # path -> its latest row
+    settled: dict[str, dict] = field(default_factory=dict)  # path -> its latest row that is not a claim
     last_batch: int | None = None  # the highest batch claimed
     pending: list[Claimed] = field(default_factory=list)  # the files of that batch, if it has no outcome
     first_seen: dict[str, datetime] = field(default_factory=dict)  # path -> when it was first claimed
@@ -105,6 +107,13 @@ class Record:
         return self.with_status(*COUNTED)
 
     @property
+    def readmitted(self) -> dict[str, dict]:
+        """The counted files an operator had admitted as they are (--readmit): the run's reject
+        fraction leaves their lines out, and a --readmit of one of them again (a retry's) has
+        nothing left to do."""
+        return {path: row for path, row in self.counted.items() if row["reason"] == READMITTED}
+
+    @property
     def unresolved(self) -> list[str]:
         """The files an operator has to look at: refused, or changed after they were counted."""
         return sorted(self.with_status(*REFUSED))
@@ -119,12 +128,11 @@ def record_of(rows: list[dict]) -> Record:
     if not rows:
         return record
     last = max(r["seq"] for r in rows)
-    judged = {}  # path -> its latest row so far, claims aside
     for row in sorted(rows, key=lambda r: r["seq"]):
-        if row["seq"] % 2 and row["status"] in REFUSED and _refused_afresh(judged.get(row["path"]), row):
+        if row["seq"] % 2 and row["status"] in REFUSED and _refused_afresh(record.settled.get(row["path"]), row):
             record.refused_in.setdefault(row["seq"] // 2, {})[row["path"]] = row["reason"]
         if row["status"] != PENDING:
-            judged[row["path"]] = row
+            record.settled[row["path"]] = row
         record.state[row["path"]] = row
         record.first_seen.setdefault(row["path"], row["recorded_at"])
     record.last_batch = last // 2

@@ -196,7 +196,8 @@ def own_commit(spark: SparkSession, uri: str, tag: str, before: int) -> TableVer
 # Kill points, for the tests that SIGKILL a run between two commits: with LASTFM_COMMIT_LOG set,
 # each commit the process makes appends "<table> <version> <pid>" to that file, and with
 # LASTFM_STOP_AFTER_COMMIT=N the process stops itself (SIGSTOP) once the file holds N lines, so
-# that the test kills its process group right there. Unset, as outside those tests, nothing happens.
+# that the test kills its process group right there (`each`: after every commit, for the test to
+# copy what a kill there leaves, then let it go on). Unset, as outside those tests, nothing happens.
 COMMIT_LOG, STOP_AFTER_COMMIT = "LASTFM_COMMIT_LOG", "LASTFM_STOP_AFTER_COMMIT"
 _commit_log_lock = threading.Lock()
 
@@ -210,7 +211,7 @@ def reached_commit(uri: str, version: int) -> None:
             out.write(f"{uri.rstrip('/').rpartition('/')[2]} {version} {os.getpid()}\n")
         with open(log_file, encoding="utf-8") as written:
             count = sum(1 for _ in written)
-        if os.environ.get(STOP_AFTER_COMMIT) == str(count):
+        if os.environ.get(STOP_AFTER_COMMIT) in (str(count), "each"):
             os.kill(os.getpid(), signal.SIGSTOP)
 
 
