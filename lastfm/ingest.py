@@ -228,7 +228,7 @@ def outcome_rows(current: Record, batch: int, claims: list[Claimed], facts: dict
     path -> "parsed" (from this parse) or "kept" (copied from `plays` as they are)."""
     outcomes, written = [], {}
     for c in claims:
-        before = current.state.get(c.path)
+        before = current.settled.get(c.path)  # its outcome before this batch's claim
         base = {"path": c.path, "size": c.size, "modified": c.modified}
         if c.kind == record.FORGET:
             outcomes.append({**base, "status": record.FORGOTTEN, "reason": "gone from the input; its plays dropped "

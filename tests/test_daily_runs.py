@@ -218,6 +218,13 @@ def test_a_changed_file_and_a_future_dated_one_are_refused_and_never_stop_the_fo
     assert rows[0]["table_versions"] == {name: 0 for name in ANSWER_TABLES}
     assert "content changed after it was counted" in rows[1]["error"]
     assert rows[1]["quarantine_unresolved"] == [f"file:{first}"]
+    # no version of `plays` (what a reader or an --as-of-version replay of it counts) ever held a
+    # play of the refused file, nor more plays of the changed one than it first had
+    plays, first_had = str(tmp_path / "wh" / "plays"), valid_count(spark, [original])
+    for version in range(latest_commit(spark, plays)["version"] + 1):
+        held = read_table(spark, plays, version).groupBy("source_file").count().collect()
+        counts = {r["source_file"]: r["count"] for r in held}
+        assert f"file:{future}" not in counts and counts[f"file:{first}"] == first_had, (version, counts)
 
 
 def test_replays_maintenance_by_someone_else_and_the_operators_guard_rails(spark, tmp_path, job):

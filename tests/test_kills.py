@@ -5,7 +5,10 @@ answer is DuckDB's; the retry exits as the runbook says.
 
 The run stops itself (SIGSTOP) after its Nth commit (storage/writing.py: LASTFM_STOP_AFTER_COMMIT,
 with every commit listed in LASTFM_COMMIT_LOG), and the test then kills its process group: the
-moment is the commit's, not a sleep's."""
+moment is the commit's, not a sleep's. For a full rebuild under new rules that re-admits a
+refused file, one run stops after each of its commits, the test freezes its whole process group
+there and copies its folder (what a SIGKILL at that moment leaves: nothing more reaches the disk),
+then lets it go on; each kill point starts from its copy."""
 
 import os
 import random
@@ -33,14 +36,16 @@ from lastfm.testing.sample_data import land, write_sample
 pytestmark = pytest.mark.slow
 
 QUESTION = ["--top-sessions", "5", "--top-tracks", "8", "--max-reject-fraction", "0.01"]
+NEW_GAP = ["--session-gap-minutes", "30"]  # new rules: the sessions built anew
 # a day with rejected lines and late plays: claim, plays, rejects, the record's outcome, the
 # sessions' MERGE, top_sessions, top_tracks and the run's row (with the run's profile)
 DAY_COMMITS = 8
 # a day whose only file is refused: claim, quarantine, outcome, runs (its sessions and top sessions
 # are the day before's: the answer kept, `top_sessions` and `top_tracks` not written again)
 REFUSED_DAY_COMMITS = 4
-# a re-admission of a refused file (--readmit): a day's commits
-READMIT_COMMITS = 8
+# a full run that re-admits a refused file (--readmit) and rebuilds `plays` and `sessions` under new
+# rules (three kinds of run in one): a day's commits
+READMITTING_REBUILD_COMMITS = 8
 
 
 def argv(root: Path, warehouse: str = "wh", daily: bool = True) -> list[str]:
@@ -154,7 +159,7 @@ def test_a_day_whose_only_file_is_refused_killed_after_any_commit_still_alerts_t
         spark, history, tmp_path, stop_after):
     root, files, reference = history
     work = fresh_warehouse(spark, root)
-    land(work / "landing", "2-garbage", ["not a play"] * 50)
+    garbage = land(work / "landing", "2-garbage", ["not a play"] * 50)
 
     commits = killed_after_commit(argv(work), stop_after, tmp_path / "commits.log")
     assert commits == ["files", "quarantine", "files", "runs"][:stop_after]
@@ -169,6 +174,8 @@ def test_a_day_whose_only_file_is_refused_killed_after_any_commit_still_alerts_t
     assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
     quarantine = read_table(spark, str(work / "wh" / "tables" / "quarantine"))
     assert quarantine.count() == 50  # its lines once, whatever the kill
+    (row,) = read_table(spark, str(work / "wh" / "tables" / "runs")).orderBy(F.desc("ended_at")).limit(1).collect()
+    assert row["status"] == "succeeded" and row["quarantine_unresolved"] == [f"file:{garbage}"]  # listed
 
 
 def test_a_refusal_whose_run_was_killed_before_its_row_is_reported_by_the_next_days_run(spark, history, tmp_path):
@@ -227,54 +234,77 @@ def test_a_file_of_only_a_header_is_quarantined_and_then_listed_without_stopping
     assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
 
 
+def frozen_run(spark, root: Path, base: Path, run: list[str], answer_tables_at: int) -> dict:
+    """`run` through spark-submit over `root`'s work folder as it stands, frozen after each of its
+    commits and copied there (`states`/<N>); the commits the warehouse held before it and those it
+    made, in the order of a day's (the answer's two tables side by side, in either order, after its
+    `answer_tables_at - 1`th)."""
+    work = root / "work"
+    before = commits_in(work / "wh" / "tables")
+    commits, code = states_after_each_commit(run, work, base / "states", base / "commits.log")
+    assert code == 0
+    tables, pair = [table for table, _ in commits], slice(answer_tables_at - 1, answer_tables_at + 1)
+    assert tables[:answer_tables_at - 1] + tables[pair.stop:] == ["files", "plays", "rejects", "files", "sessions",
+                                                                   "runs"]
+    assert sorted(tables[pair]) == ["top_sessions", "top_tracks"]
+    return {"run": run, "before": before, "commits": commits, "states": base / "states", "pair": pair}
+
+
+def reference_of(spark, base: Path, files: list[Path], options: list[str], gap_minutes: int = 20) -> dict:
+    """What a full run over `files` with `options` leaves (tables_of), and its answer, DuckDB's."""
+    reference_root = base / "reference"
+    for f in files:
+        (reference_root / "landing" / f.parent.name).mkdir(parents=True)
+        shutil.copy(f, reference_root / "landing" / f.parent.name / f.name)
+    assert run_job(spark, [*argv(reference_root, "full", daily=False), *options]) == 0
+    answer = read_tsv(str(reference_root / "full" / "top.tsv"))
+    assert answer == duckdb_top_tracks([str(f) for f in files], gap_seconds=gap_minutes * 60, top_sessions=5,
+                                       top_tracks=8)
+    return tables_of(spark, reference_root / "full" / "tables") | {"answer": answer}
+
+
+def killed_state(spark, root: Path, frozen: dict, stop_after: int) -> Path:
+    """The work folder as a kill right after the frozen run's `stop_after`th commit leaves it, at its
+    own paths; it holds that commit and those before, and no later one (but the other answer
+    table's, written beside it)."""
+    shutil.rmtree(root / "work")
+    shutil.copytree(frozen["states"] / str(stop_after), root / "work", symlinks=True)
+    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+    landed = commits_in(root / "work" / "wh" / "tables") - frozen["before"]
+    commits, beside = frozen["commits"], stop_after == frozen["pair"].start + 1
+    assert set(commits[:stop_after]) <= landed <= set(commits[:stop_after + beside])
+    return root / "work"
+
+
 @pytest.fixture(scope="module")
-def readmission(spark, history, tmp_path_factory):
-    """A day-2 file with garbage appended, refused (too many rejected lines); its re-admission
-    (--readmit) through spark-submit, frozen after each of its commits and copied there (`states`);
-    and the reference: a full run over days 1, 2 (as refused) and 3 that admits every file, whose
-    answer is DuckDB's."""
+def readmitting_rebuild(spark, history, tmp_path_factory):
+    """A day-2 file with garbage appended, refused (too many rejected lines); then a full run (no
+    --incremental) that re-admits it (--readmit) under a new session gap (30 minutes), frozen after
+    each commit (`frozen_run`): `plays` rebuilt with the re-admitted file, `sessions` built anew
+    under the new rules. The reference: a full run over days 1, 2 (as refused) and 3 that admits
+    every file, under that gap."""
     root, files, _ = history
-    base = tmp_path_factory.mktemp("readmission")
+    base = tmp_path_factory.mktemp("readmitting_rebuild")
     work = fresh_warehouse(spark, root)
     day2 = files[1].read_text(encoding="utf-8").splitlines()
     bad = land(work / "landing", "2-bad", [*day2, *["not a play"] * 30])
     assert run_job(spark, argv(work)) == 3  # 32 of 1030 lines rejected, above --max-reject-fraction 0.01
-    readmit = [*argv(work), "--readmit", f"file:{bad}"]
-    before = commits_in(work / "wh" / "tables")
-    commits, code = states_after_each_commit(readmit, work, base / "states", base / "commits.log")
-    assert code == 0
-    assert [table for table, _ in commits] == ["files", "plays", "rejects", "files", "sessions", *sorted(
-        table for table, _ in commits[5:7]), "runs"] and sorted(t for t, _ in commits[5:7]) == ["top_sessions",
-                                                                                                "top_tracks"]
-    reference_root = base / "reference"
-    for f in (files[0], bad, files[2]):
-        (reference_root / "landing" / f.parent.name).mkdir(parents=True)
-        shutil.copy(f, reference_root / "landing" / f.parent.name / f.name)
-    full = [*argv(reference_root, "full", daily=False), "--max-reject-fraction", "1"]
-    assert run_job(spark, full) == 0
-    answer = read_tsv(str(reference_root / "full" / "top.tsv"))
-    assert answer == duckdb_top_tracks([str(files[0]), str(bad), str(files[2])], top_sessions=5, top_tracks=8)
-    return {"readmit": readmit, "before": before, "commits": commits, "states": base / "states",
-            "reference": tables_of(spark, reference_root / "full" / "tables") | {"answer": answer}}
+    run = [*argv(work, daily=False), *NEW_GAP, "--readmit", f"file:{bad}"]
+    frozen = frozen_run(spark, root, base, run, answer_tables_at=6)
+    options = [*NEW_GAP, "--max-reject-fraction", "1"]
+    return frozen | {"reference": reference_of(spark, base, [files[0], bad, files[2]], options, gap_minutes=30)}
 
 
 # after each commit, from one run frozen there
-@pytest.mark.xdist_group("kills_readmission")
-@pytest.mark.parametrize("stop_after", range(1, READMIT_COMMITS + 1))
-def test_a_readmission_killed_after_any_commit_is_finished_by_its_retry(spark, history, readmission, stop_after):
+@pytest.mark.xdist_group("kills_readmitting_rebuild")
+@pytest.mark.parametrize("stop_after", range(1, READMITTING_REBUILD_COMMITS + 1))
+def test_a_full_rebuild_under_new_rules_that_readmits_a_file_killed_after_any_commit_is_finished_by_its_retry(
+        spark, history, readmitting_rebuild, stop_after):
     root, files, _ = history
-    shutil.rmtree(root / "work")
-    shutil.copytree(readmission["states"] / str(stop_after), root / "work", symlinks=True)
-    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
-    work, commits = root / "work", readmission["commits"]
-    landed = commits_in(work / "wh" / "tables") - readmission["before"]
-    # the commits up to this one, and no other (but the other answer table's, written beside this one)
-    assert set(commits[:stop_after]) <= landed <= set(commits[:stop_after + (stop_after == 6)])
-
-    assert run_job(spark, readmission["readmit"]) == 0  # the retry: the same command, "run it again"
+    work = killed_state(spark, root, readmitting_rebuild, stop_after)
+    assert run_job(spark, readmitting_rebuild["run"]) == 0  # the retry: the same command, "run it again"
     shutil.copy(files[2], work / "landing" / files[2].name)
-    assert run_job(spark, argv(work)) == 0  # and the next day
-
-    expected = readmission["reference"]
+    assert run_job(spark, [*argv(work), *NEW_GAP]) == 0  # and the next day, under the new rules
+    expected = readmitting_rebuild["reference"]
     assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in expected.items() if k != "answer"}
     assert read_tsv(str(work / "wh" / "top.tsv")) == expected["answer"]

@@ -27,6 +27,10 @@ def test_the_latest_row_of_a_path_is_its_state_and_a_claim_without_outcome_is_pe
     assert set(made.counted) == {"a"} and made.next_batch == 2
     done = record_of(rows + [row("b", 3, "quarantined"), row("c", 3, "duplicate")])
     assert done.pending == [] and done.completed_batch == 1 and done.unresolved == ["b"]
+    # a full run killed after claiming every file again: each keeps its status until the outcome
+    again = record_of([*done.rows, row("a", 4, "pending", reason="reparse"), row("b", 4, "pending", reason="new")])
+    assert again.state["a"]["status"] == "pending" and [c.kind for c in again.pending] == ["reparse", "new"]
+    assert set(again.counted) == {"a"} and again.counted["a"]["plays_batch"] == 0 and again.unresolved == ["b"]
 
 
 def test_a_batch_is_claimed_by_one_run_only(spark, tmp_path):

@@ -94,7 +94,9 @@ class Record:
         return self.last_batch - 1 if self.pending else self.last_batch
 
     def with_status(self, *statuses: str) -> dict[str, dict]:
-        return {path: row for path, row in self.state.items() if row["status"] in statuses}
+        """The files of these statuses, by their latest outcome: a claim a dead run left changes no
+        file's status (its batch counts nothing until it is completed)."""
+        return {path: row for path, row in self.settled.items() if row["status"] in statuses}
 
     @property
     def refused_last(self) -> dict[str, str]:
