@@ -31,6 +31,9 @@ def test_the_latest_row_of_a_path_is_its_state_and_a_claim_without_outcome_is_pe
     again = record_of([*done.rows, row("a", 4, "pending", reason="reparse"), row("b", 4, "pending", reason="new")])
     assert again.state["a"]["status"] == "pending" and [c.kind for c in again.pending] == ["reparse", "new"]
     assert set(again.counted) == {"a"} and again.counted["a"]["plays_batch"] == 0 and again.unresolved == ["b"]
+    # completed without "a" (gone from the input): its claim stands, it counts no more
+    left = record_of([*again.rows, row("b", 5, "admitted", plays_batch=2)])
+    assert left.state["a"]["status"] == "pending" and set(left.counted) == {"b"} and left.unresolved == []
 
 
 def test_a_batch_is_claimed_by_one_run_only(spark, tmp_path):

@@ -73,7 +73,8 @@ class Record:
     """The state of every file the warehouse knows of (`read_record`)."""
 
     state: dict[str, dict] = field(default_factory=dict)  # path -> its latest row
-    settled: dict[str, dict] = field(default_factory=dict)  # path -> its latest row that is not a claim
+    # path -> its latest row but a claim of the pending batch: its state before that batch
+    settled: dict[str, dict] = field(default_factory=dict)
     last_batch: int | None = None  # the highest batch claimed
     pending: list[Claimed] = field(default_factory=list)  # the files of that batch, if it has no outcome
     first_seen: dict[str, datetime] = field(default_factory=dict)  # path -> when it was first claimed
@@ -130,10 +131,13 @@ def record_of(rows: list[dict]) -> Record:
     if not rows:
         return record
     last = max(r["seq"] for r in rows)
+    judged = {}  # path -> its latest row so far, claims aside
     for row in sorted(rows, key=lambda r: r["seq"]):
-        if row["seq"] % 2 and row["status"] in REFUSED and _refused_afresh(record.settled.get(row["path"]), row):
+        if row["seq"] % 2 and row["status"] in REFUSED and _refused_afresh(judged.get(row["path"]), row):
             record.refused_in.setdefault(row["seq"] // 2, {})[row["path"]] = row["reason"]
         if row["status"] != PENDING:
+            judged[row["path"]] = row
+        if row["seq"] != last or last % 2:  # a claim of the batch still pending changes no file's status
             record.settled[row["path"]] = row
         record.state[row["path"]] = row
         record.first_seen.setdefault(row["path"], row["recorded_at"])
