@@ -234,20 +234,18 @@ def test_a_file_of_only_a_header_is_quarantined_and_then_listed_without_stopping
     assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
 
 
-def frozen_run(spark, root: Path, base: Path, run: list[str], answer_tables_at: int) -> dict:
+def frozen_run(root: Path, base: Path, run: list[str]) -> dict:
     """`run` through spark-submit over `root`'s work folder as it stands, frozen after each of its
     commits and copied there (`states`/<N>); the commits the warehouse held before it and those it
-    made, in the order of a day's (the answer's two tables side by side, in either order, after its
-    `answer_tables_at - 1`th)."""
+    made, a day's eight in a day's order (the answer's two tables side by side, in either order)."""
     work = root / "work"
     before = commits_in(work / "wh" / "tables")
     commits, code = states_after_each_commit(run, work, base / "states", base / "commits.log")
     assert code == 0
-    tables, pair = [table for table, _ in commits], slice(answer_tables_at - 1, answer_tables_at + 1)
-    assert tables[:answer_tables_at - 1] + tables[pair.stop:] == ["files", "plays", "rejects", "files", "sessions",
-                                                                   "runs"]
-    assert sorted(tables[pair]) == ["top_sessions", "top_tracks"]
-    return {"run": run, "before": before, "commits": commits, "states": base / "states", "pair": pair}
+    tables = [table for table, _ in commits]
+    assert tables[:5] + tables[7:] == ["files", "plays", "rejects", "files", "sessions", "runs"]
+    assert sorted(tables[5:7]) == ["top_sessions", "top_tracks"]
+    return {"run": run, "before": before, "commits": commits, "states": base / "states"}
 
 
 def reference_of(spark, base: Path, files: list[Path], options: list[str], gap_minutes: int = 20) -> dict:
@@ -271,7 +269,7 @@ def killed_state(spark, root: Path, frozen: dict, stop_after: int) -> Path:
     shutil.copytree(frozen["states"] / str(stop_after), root / "work", symlinks=True)
     spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
     landed = commits_in(root / "work" / "wh" / "tables") - frozen["before"]
-    commits, beside = frozen["commits"], stop_after == frozen["pair"].start + 1
+    commits, beside = frozen["commits"], stop_after == 6  # the first of the answer's two tables
     assert set(commits[:stop_after]) <= landed <= set(commits[:stop_after + beside])
     return root / "work"
 
@@ -290,7 +288,7 @@ def readmitting_rebuild(spark, history, tmp_path_factory):
     bad = land(work / "landing", "2-bad", [*day2, *["not a play"] * 30])
     assert run_job(spark, argv(work)) == 3  # 32 of 1030 lines rejected, above --max-reject-fraction 0.01
     run = [*argv(work, daily=False), *NEW_GAP, "--readmit", f"file:{bad}"]
-    frozen = frozen_run(spark, root, base, run, answer_tables_at=6)
+    frozen = frozen_run(root, base, run)
     options = [*NEW_GAP, "--max-reject-fraction", "1"]
     return frozen | {"reference": reference_of(spark, base, [files[0], bad, files[2]], options, gap_minutes=30)}
 
