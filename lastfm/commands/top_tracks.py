@@ -32,8 +32,8 @@ from lastfm.summary import report_lines
 log = logging.getLogger("top_tracks")
 
 
-def parse_command_line(argv=None) -> tuple[JobConfig, bool, bool]:
-    """(the run's configuration, --verbose, --plan)."""
+def argument_parser() -> ArgumentParser:
+    """The job's options (the README's table of them is checked against this)."""
     parser = ArgumentParser(prog="top_tracks", description=__doc__.split("\n")[0])
     # one add_argument per option, in the order of the usage above (alike in shape, not repeated code)
     parser.add_argument("--input", required=True, help="raw TSV file or folder (any Hadoop URI)")
@@ -67,7 +67,12 @@ def parse_command_line(argv=None) -> tuple[JobConfig, bool, bool]:
                         help="print what the run would do now (files to take, sessions, answer) and write nothing")
     parser.add_argument("--verbose", action="store_true",
                         help="every library's INFO log lines, and the run summary printed as JSON")
-    options = vars(parser.parse_args(argv))
+    return parser
+
+
+def parse_command_line(argv=None) -> tuple[JobConfig, bool, bool]:
+    """(the run's configuration, --verbose, --plan)."""
+    options = vars(argument_parser().parse_args(argv))
     verbose, show_plan = options.pop("verbose"), options.pop("plan")
     options["readmit"] = tuple(options["readmit"])
     return JobConfig(**options), verbose, show_plan
