@@ -1,4 +1,5 @@
-"""The README's snippets that need no cluster, run as a user would run them."""
+"""The README's snippets that need no cluster, run as a user would run them; its tables of options
+and exit codes against the job's own."""
 
 import re
 from pathlib import Path
