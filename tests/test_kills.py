@@ -1,14 +1,17 @@
-"""Real kills: a daily run through spark-submit, its whole process group SIGKILLed right after each
-Delta commit it makes (no `except`, no `finally` runs), then the retry and one more day. Whatever
-commit the kill followed, the warehouse ends as a full run over the same files leaves it, and the
-answer is DuckDB's; the retry exits as the runbook says.
+"""Kills: a run through spark-submit whose whole process group is stopped right after each Delta
+commit it makes, where a SIGKILL would leave it (no `except`, no `finally` runs), then the retry and
+one more day. Whatever commit the kill followed, the warehouse ends as a full run over the same
+files leaves it, and the answer is DuckDB's; the retry exits as the runbook says.
 
 The run stops itself (SIGSTOP) after its Nth commit (storage/writing.py: LASTFM_STOP_AFTER_COMMIT,
-with every commit listed in LASTFM_COMMIT_LOG), and the test then kills its process group: the
-moment is the commit's, not a sleep's. For a full rebuild under new rules that re-admits a
-refused file, one run stops after each of its commits, the test freezes its whole process group
-there and copies its folder (what a SIGKILL at that moment leaves: nothing more reaches the disk),
-then lets it go on; each kill point starts from its copy."""
+with every commit listed in LASTFM_COMMIT_LOG): the moment is the commit's, not a sleep's. For
+each kind of run (a day, a day whose only file is refused, a full rebuild under new rules that
+re-admits a refused file), one run is frozen there, its whole process group, after each of its
+commits, and its folder copied: what a SIGKILL at that moment leaves, since nothing more reaches
+the disk; then it goes on. Each kill point starts from its copy. Runs SIGKILLed for real (a day
+after its sessions' MERGE, a refused day before its row) show that a kill leaves what the copies
+hold.
+"""
 
 import os
 import random
@@ -37,15 +40,14 @@ pytestmark = pytest.mark.slow
 
 QUESTION = ["--top-sessions", "5", "--top-tracks", "8", "--max-reject-fraction", "0.01"]
 NEW_GAP = ["--session-gap-minutes", "30"]  # new rules: the sessions built anew
-# a day with rejected lines and late plays: claim, plays, rejects, the record's outcome, the
-# sessions' MERGE, top_sessions, top_tracks and the run's row (with the run's profile)
-DAY_COMMITS = 8
+# the commits of a day with rejected lines and late plays, in order: the claim, the batch's rows, the
+# record's outcome, the sessions' MERGE, the answer's two tables (written side by side, in either
+# order), the run's row (with the run's profile)
+DAY_ORDER = ["files", "plays", "rejects", "files", "sessions", "answer", "answer", "runs"]
 # a day whose only file is refused: claim, quarantine, outcome, runs (its sessions and top sessions
 # are the day before's: the answer kept, `top_sessions` and `top_tracks` not written again)
-REFUSED_DAY_COMMITS = 4
-# a full run that re-admits a refused file (--readmit) and rebuilds `plays` and `sessions` under new
-# rules (three kinds of run in one): a day's commits
-READMITTING_REBUILD_COMMITS = 8
+REFUSED_DAY_ORDER = ["files", "quarantine", "files", "runs"]
+ANSWER = ("top_sessions", "top_tracks")
 
 
 def argv(root: Path, warehouse: str = "wh", daily: bool = True) -> list[str]:
@@ -129,41 +131,59 @@ def last_status(spark, work: Path) -> str:
     return read_table(spark, str(work / "wh" / "tables" / "runs")).orderBy("ended_at").collect()[-1]["status"]
 
 
-# after each commit (the two answer tables are written side by side, in either order)
-@pytest.mark.parametrize("stop_after", range(1, DAY_COMMITS + 1))
-def test_a_day_killed_after_any_commit_is_finished_by_the_retry(spark, history, tmp_path, stop_after):
-    root, files, reference = history
+@pytest.fixture(scope="module")
+def killed_day(spark, history, tmp_path_factory):
+    """Day 2 through spark-submit, frozen after each of its commits (`frozen_run`)."""
+    root, files, _ = history
     work = fresh_warehouse(spark, root)
     shutil.copy(files[1], work / "landing" / files[1].name)
+    return frozen_run(root, tmp_path_factory.mktemp("killed_day"), argv(work), DAY_ORDER)
 
-    commits = killed_after_commit(argv(work), stop_after, tmp_path / "commits.log")
-    assert len(commits) == stop_after, commits  # killed there, not before, and not finished
-    # its commits in this order: the claim, the batch's rows, the outcome, the sessions' MERGE, the
-    # answer's tables side by side, the run's row
-    order = ["files", "plays", "rejects", "files", "sessions", "answer", "answer", "runs"]
-    assert [("answer" if c in ("top_sessions", "top_tracks") else c) for c in commits] == order[:stop_after]
-    if stop_after == DAY_COMMITS:
-        assert sorted(commits[5:7]) == ["top_sessions", "top_tracks"]
 
+# after each commit, from one run frozen there
+@pytest.mark.xdist_group("kills_day")
+@pytest.mark.parametrize("stop_after", range(1, len(DAY_ORDER) + 1))
+def test_a_day_killed_after_any_commit_is_finished_by_the_retry(spark, history, killed_day, stop_after):
+    root, files, reference = history
+    work = killed_state(spark, root, killed_day, stop_after)
     assert run_job(spark, argv(work)) == 0  # the retry: "run it again"
     shutil.copy(files[2], work / "landing" / files[2].name)
     assert run_job(spark, argv(work)) == 0  # and the next day
-
     assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in reference.items() if k != "answer"}
     assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
 
 
-# after each commit
-@pytest.mark.parametrize("stop_after", range(1, REFUSED_DAY_COMMITS + 1))
-def test_a_day_whose_only_file_is_refused_killed_after_any_commit_still_alerts_then_heals(
-        spark, history, tmp_path, stop_after):
+def test_a_day_sigkilled_after_its_sessions_merge_counts_every_play_once(spark, history, tmp_path):
+    stop_after = DAY_ORDER.index("sessions") + 1  # `sessions` holds the day, the run's row does not yet
     root, files, reference = history
     work = fresh_warehouse(spark, root)
+    shutil.copy(files[1], work / "landing" / files[1].name)
+    assert killed_after_commit(argv(work), stop_after, tmp_path / "commits.log") == DAY_ORDER[:stop_after]
+    assert run_job(spark, argv(work)) == 0  # the retry
+    shutil.copy(files[2], work / "landing" / files[2].name)
+    assert run_job(spark, argv(work)) == 0  # and the next day
+    assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in reference.items() if k != "answer"}
+    assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
+
+
+@pytest.fixture(scope="module")
+def killed_refused_day(spark, history, tmp_path_factory):
+    """Day 2 of a single file of garbage, refused (exit 3), through spark-submit, frozen after each
+    of its commits (`frozen_run`)."""
+    root, _, _ = history
+    work = fresh_warehouse(spark, root)
     garbage = land(work / "landing", "2-garbage", ["not a play"] * 50)
+    return frozen_run(root, tmp_path_factory.mktemp("killed_refused_day"), argv(work), REFUSED_DAY_ORDER,
+                      code=3) | {"garbage": garbage}
 
-    commits = killed_after_commit(argv(work), stop_after, tmp_path / "commits.log")
-    assert commits == ["files", "quarantine", "files", "runs"][:stop_after]
 
+# after each commit, from one run frozen there
+@pytest.mark.xdist_group("kills_refused_day")
+@pytest.mark.parametrize("stop_after", range(1, len(REFUSED_DAY_ORDER) + 1))
+def test_a_day_whose_only_file_is_refused_killed_after_any_commit_still_alerts_then_heals(
+        spark, history, killed_refused_day, stop_after):
+    root, files, reference = history
+    work = killed_state(spark, root, killed_refused_day, stop_after)
     # the retry: the file is refused (exit 3, once or again), never a wedged warehouse (exit 1)
     assert run_job(spark, argv(work)) == 3
     for f in files[1:]:
@@ -175,7 +195,7 @@ def test_a_day_whose_only_file_is_refused_killed_after_any_commit_still_alerts_t
     quarantine = read_table(spark, str(work / "wh" / "tables" / "quarantine"))
     assert quarantine.count() == 50  # its lines once, whatever the kill
     (row,) = read_table(spark, str(work / "wh" / "tables" / "runs")).orderBy(F.desc("ended_at")).limit(1).collect()
-    assert row["status"] == "succeeded" and row["quarantine_unresolved"] == [f"file:{garbage}"]  # listed
+    assert row["status"] == "succeeded" and row["quarantine_unresolved"] == [f"file:{killed_refused_day['garbage']}"]
 
 
 def test_a_refusal_whose_run_was_killed_before_its_row_is_reported_by_the_next_days_run(spark, history, tmp_path):
@@ -234,17 +254,15 @@ def test_a_file_of_only_a_header_is_quarantined_and_then_listed_without_stopping
     assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
 
 
-def frozen_run(root: Path, base: Path, run: list[str]) -> dict:
+def frozen_run(root: Path, base: Path, run: list[str], order: list[str], code: int = 0) -> dict:
     """`run` through spark-submit over `root`'s work folder as it stands, frozen after each of its
     commits and copied there (`states`/<N>); the commits the warehouse held before it and those it
-    made, a day's eight in a day's order (the answer's two tables side by side, in either order)."""
+    made, in `order` (with "answer" for either of the answer's two tables), and it exits `code`."""
     work = root / "work"
     before = commits_in(work / "wh" / "tables")
-    commits, code = states_after_each_commit(run, work, base / "states", base / "commits.log")
-    assert code == 0
-    tables = [table for table, _ in commits]
-    assert tables[:5] + tables[7:] == ["files", "plays", "rejects", "files", "sessions", "runs"]
-    assert sorted(tables[5:7]) == ["top_sessions", "top_tracks"]
+    commits, exit_code = states_after_each_commit(run, work, base / "states", base / "commits.log")
+    assert exit_code == code
+    assert [("answer" if table in ANSWER else table) for table, _ in commits] == order
     return {"run": run, "before": before, "commits": commits, "states": base / "states"}
 
 
@@ -269,7 +287,8 @@ def killed_state(spark, root: Path, frozen: dict, stop_after: int) -> Path:
     shutil.copytree(frozen["states"] / str(stop_after), root / "work", symlinks=True)
     spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
     landed = commits_in(root / "work" / "wh" / "tables") - frozen["before"]
-    commits, beside = frozen["commits"], stop_after == 6  # the first of the answer's two tables
+    commits = frozen["commits"]
+    beside = stop_after < len(commits) and {commits[stop_after - 1][0], commits[stop_after][0]} == set(ANSWER)
     assert set(commits[:stop_after]) <= landed <= set(commits[:stop_after + beside])
     return root / "work"
 
@@ -278,9 +297,9 @@ def killed_state(spark, root: Path, frozen: dict, stop_after: int) -> Path:
 def readmitting_rebuild(spark, history, tmp_path_factory):
     """A day-2 file with garbage appended, refused (too many rejected lines); then a full run (no
     --incremental) that re-admits it (--readmit) under a new session gap (30 minutes), frozen after
-    each commit (`frozen_run`): `plays` rebuilt with the re-admitted file, `sessions` built anew
-    under the new rules. The reference: a full run over days 1, 2 (as refused) and 3 that admits
-    every file, under that gap."""
+    each of its commits, a day's in a day's order (`frozen_run`): `plays` rebuilt with the
+    re-admitted file, `sessions` built anew under the new rules. The reference: a full run over days
+    1, 2 (as refused) and 3 that admits every file, under that gap."""
     root, files, _ = history
     base = tmp_path_factory.mktemp("readmitting_rebuild")
     work = fresh_warehouse(spark, root)
@@ -288,14 +307,14 @@ def readmitting_rebuild(spark, history, tmp_path_factory):
     bad = land(work / "landing", "2-bad", [*day2, *["not a play"] * 30])
     assert run_job(spark, argv(work)) == 3  # 32 of 1030 lines rejected, above --max-reject-fraction 0.01
     run = [*argv(work, daily=False), *NEW_GAP, "--readmit", f"file:{bad}"]
-    frozen = frozen_run(root, base, run)
+    frozen = frozen_run(root, base, run, DAY_ORDER)
     options = [*NEW_GAP, "--max-reject-fraction", "1"]
     return frozen | {"reference": reference_of(spark, base, [files[0], bad, files[2]], options, gap_minutes=30)}
 
 
 # after each commit, from one run frozen there
 @pytest.mark.xdist_group("kills_readmitting_rebuild")
-@pytest.mark.parametrize("stop_after", range(1, READMITTING_REBUILD_COMMITS + 1))
+@pytest.mark.parametrize("stop_after", range(1, len(DAY_ORDER) + 1))
 def test_a_full_rebuild_under_new_rules_that_readmits_a_file_killed_after_any_commit_is_finished_by_its_retry(
         spark, history, readmitting_rebuild, stop_after):
     root, files, _ = history
