@@ -94,6 +94,18 @@ def tables_of(spark, warehouse: Path) -> dict:
                 .collect())}
 
 
+def retried_then_next_day(spark, work: Path, retry: list[str], next_day: list[str], day: Path,
+                          expected: dict) -> None:
+    """The retry of a killed run ("run it again": `retry` exits 0), then `day` lands and the next
+    day's run (`next_day`) exits 0: the warehouse ends as `expected` (a reference: `tables_of` a
+    full run's warehouse, and its answer, DuckDB's)."""
+    assert run_job(spark, retry) == 0
+    shutil.copy(day, work / "landing" / day.name)
+    assert run_job(spark, next_day) == 0
+    assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in expected.items() if k != "answer"}
+    assert read_tsv(str(work / "wh" / "top.tsv")) == expected["answer"]
+
+
 def fresh_warehouse(spark, root: Path) -> Path:
     """The warehouse as day 1 left it, at its own paths (the record names the files by path)."""
     shutil.rmtree(root / "work")
@@ -146,11 +158,7 @@ def killed_day(spark, history, tmp_path_factory):
 def test_a_day_killed_after_any_commit_is_finished_by_the_retry(spark, history, killed_day, stop_after):
     root, files, reference = history
     work = killed_state(spark, root, killed_day, stop_after)
-    assert run_job(spark, argv(work)) == 0  # the retry: "run it again"
-    shutil.copy(files[2], work / "landing" / files[2].name)
-    assert run_job(spark, argv(work)) == 0  # and the next day
-    assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in reference.items() if k != "answer"}
-    assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
+    retried_then_next_day(spark, work, argv(work), argv(work), files[2], reference)
 
 
 def test_a_day_sigkilled_after_its_sessions_merge_counts_every_play_once(spark, history, tmp_path):
@@ -159,11 +167,7 @@ def test_a_day_sigkilled_after_its_sessions_merge_counts_every_play_once(spark, 
     work = fresh_warehouse(spark, root)
     shutil.copy(files[1], work / "landing" / files[1].name)
     assert killed_after_commit(argv(work), stop_after, tmp_path / "commits.log") == DAY_ORDER[:stop_after]
-    assert run_job(spark, argv(work)) == 0  # the retry
-    shutil.copy(files[2], work / "landing" / files[2].name)
-    assert run_job(spark, argv(work)) == 0  # and the next day
-    assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in reference.items() if k != "answer"}
-    assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
+    retried_then_next_day(spark, work, argv(work), argv(work), files[2], reference)
 
 
 @pytest.fixture(scope="module")
@@ -223,11 +227,8 @@ def test_maintenance_during_a_daily_run_never_makes_it_fail(spark, history, tmp_
             assert maintain.main(["--warehouse", str(work / "wh" / "tables")]) == 0
         os.killpg(job.pid, signal.SIGCONT)
         assert job.wait(timeout=600) in (0, 4), (tmp_path / "commits.out").read_text()[-3000:]
-    assert run_job(spark, argv(work)) == 0  # done, or its retry (exit 4: "run it again")
-    shutil.copy(files[2], work / "landing" / files[2].name)
-    assert run_job(spark, argv(work)) == 0
-    assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in reference.items() if k != "answer"}
-    assert read_tsv(str(work / "wh" / "top.tsv")) == reference["answer"]
+    # done, or its retry (exit 4: "run it again") finishes it
+    retried_then_next_day(spark, work, argv(work), argv(work), files[2], reference)
 
 
 def test_an_empty_file_beside_good_ones_is_admitted_with_no_play(spark, history):
@@ -319,9 +320,6 @@ def test_a_full_rebuild_under_new_rules_that_readmits_a_file_killed_after_any_co
         spark, history, readmitting_rebuild, stop_after):
     root, files, _ = history
     work = killed_state(spark, root, readmitting_rebuild, stop_after)
-    assert run_job(spark, readmitting_rebuild["run"]) == 0  # the retry: the same command, "run it again"
-    shutil.copy(files[2], work / "landing" / files[2].name)
-    assert run_job(spark, [*argv(work), *NEW_GAP]) == 0  # and the next day, under the new rules
-    expected = readmitting_rebuild["reference"]
-    assert tables_of(spark, work / "wh" / "tables") == {k: v for k, v in expected.items() if k != "answer"}
-    assert read_tsv(str(work / "wh" / "top.tsv")) == expected["answer"]
+    # the retry is the same command; the next day runs under the new rules
+    retried_then_next_day(spark, work, readmitting_rebuild["run"], [*argv(work), *NEW_GAP], files[2],
+                          readmitting_rebuild["reference"])
