@@ -258,12 +258,14 @@ def test_a_file_of_only_a_header_is_quarantined_and_then_listed_without_stopping
 def frozen_run(root: Path, base: Path, run: list[str], order: list[str], code: int = 0) -> dict:
     """`run` through spark-submit over `root`'s work folder as it stands, frozen after each of its
     commits and copied there (`states`/<N>); the commits the warehouse held before it and those it
-    made, in `order` (with "answer" for either of the answer's two tables), and it exits `code`."""
+    made, in `order` (with "answer" for either of the answer's two tables, each written once), and it
+    exits `code`."""
     work = root / "work"
     before = commits_in(work / "wh" / "tables")
     commits, exit_code = states_after_each_commit(run, work, base / "states", base / "commits.log")
     assert exit_code == code
     assert [("answer" if table in ANSWER else table) for table, _ in commits] == order
+    assert sorted(table for table, _ in commits if table in ANSWER) == sorted(ANSWER)[:order.count("answer")]
     return {"run": run, "before": before, "commits": commits, "states": base / "states"}
 
 
