@@ -31,8 +31,9 @@ def spark():
         SparkSession.builder.master("local[2]")
         .appName("lastfm-tests")
         .config("spark.jars", ",".join(jars))
-        # C2 beside C1 (the command line's flag over JAVA_TOOL_OPTIONS'), with the defaults' collector
-        .config("spark.driver.extraJavaOptions", "-XX:+UseParallelGC -XX:TieredStopAtLevel=4")
+        # C2 beside C1: a flag on the command line (before the defaults' extraJavaOptions) wins
+        # over JAVA_TOOL_OPTIONS'
+        .config("spark.driver.defaultJavaOptions", "-XX:TieredStopAtLevel=4")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.ui.enabled", "false")
